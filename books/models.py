@@ -1,0 +1,115 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+class FileFormat(models.TextChoices):
+    EPUB = "epub"
+    JSON = "json"
+
+
+class DescriptionKind(models.TextChoices):
+    LOCATION = "location"
+    CHARACTER = "character"
+    ATMOSPHERE = "atmosphere"
+    OBJECT = "object"
+    ACTION = "action"
+
+
+def book_file_path(book, filename):
+    return f"books/{book.owner_id}/{uuid.uuid4().hex}.epub"
+
+
+def cover_file_path(book, filename):
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "img"
+    return f"covers/{book.owner_id}/{uuid.uuid4().hex}.{suffix}"
+
+
+class BookQuerySet(models.QuerySet):
+    def readable_by(self, user):
+        return self.filter(models.Q(owner=user) | models.Q(visibility=Visibility.PUBLIC))
+
+
+class Book(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="books")
+    title = models.CharField(max_length=500)
+    author = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=35, blank=True, default="en")
+    genre = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
+    file = models.FileField(upload_to=book_file_path, blank=True)
+    file_format = models.CharField(max_length=10, choices=FileFormat.choices, default=FileFormat.JSON)
+    file_size = models.PositiveBigIntegerField(default=0)
+    cover = models.FileField(upload_to=cover_file_path, blank=True)
+    cover_etag = models.CharField(max_length=64, blank=True)
+    cover_updated_at = models.DateTimeField(null=True, blank=True)
+    # Kept in step with the chapters by books.services.refresh_counts.
+    chapter_count = models.PositiveIntegerField(default=0)
+    word_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BookQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="book_owner_newest"),
+            models.Index(fields=["visibility", "-created_at", "-id"], name="book_visibility_newest"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def has_cover(self):
+        return bool(self.cover)
+
+    def is_readable_by(self, user_id):
+        return self.visibility == Visibility.PUBLIC or self.owner_id == user_id
+
+
+class Chapter(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="chapters")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=500, blank=True)
+    content = models.TextField(blank=True)
+    word_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["book", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["book", "number"], name="chapter_unique_number"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="chapter_number_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.book_id}#{self.number} {self.title}"
+
+    @property
+    def reading_time_minutes(self):
+        from books.text import reading_time_minutes
+
+        return reading_time_minutes(self.word_count)
+
+
+class Description(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="descriptions")
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="descriptions")
+    kind = models.CharField(max_length=20, choices=DescriptionKind.choices)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chapter__number", "id"]
+        indexes = [models.Index(fields=["book", "kind"], name="description_book_kind")]
+
+    def __str__(self):
+        return f"{self.kind}: {self.text[:40]}"

@@ -1,0 +1,28 @@
+"""Model-level rules that hold whatever path changes the data (API, admin, code)."""
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from books.models import Book, Chapter
+from books.services import refresh_counts
+
+
+@receiver(post_delete, sender=Book)
+def delete_book_files(sender, instance, **kwargs):
+    files = [f for f in (instance.file, instance.cover) if f]
+    if files:
+        transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
+
+
+@receiver(post_save, sender=Chapter)
+def chapter_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        refresh_counts(instance.book_id)
+
+
+@receiver(post_delete, sender=Chapter)
+def chapter_deleted(sender, instance, origin=None, **kwargs):
+    # A book (or user) being deleted takes its chapters along: nothing left to count.
+    if isinstance(origin, Chapter) or getattr(origin, "model", None) is Chapter:
+        refresh_counts(instance.book_id)
