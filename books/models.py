@@ -31,6 +31,11 @@ def cover_file_path(book, filename):
     return f"covers/{book.owner_id}/{uuid.uuid4().hex}.{suffix}"
 
 
+def readable(owner_id, visibility, user_id):
+    """The access rule of every read: the owner reads a book, everybody reads a public one."""
+    return visibility == Visibility.PUBLIC or owner_id == user_id
+
+
 class BookQuerySet(models.QuerySet):
     def readable_by(self, user):
         return self.filter(models.Q(owner=user) | models.Q(visibility=Visibility.PUBLIC))
@@ -73,7 +78,7 @@ class Book(models.Model):
         return bool(self.cover)
 
     def is_readable_by(self, user_id):
-        return self.visibility == Visibility.PUBLIC or self.owner_id == user_id
+        return readable(self.owner_id, self.visibility, user_id)
 
 
 class Chapter(models.Model):

@@ -102,6 +102,9 @@ REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.25)
 
 _redis_options = {
     "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    # Stored answers are bytes and small dicts: msgpack keeps them compact and,
+    # unlike pickle, cannot run code if someone else writes to Redis.
+    "SERIALIZER": "django_redis.serializers.msgpack.MSGPackSerializer",
     "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
     "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
     "CONNECTION_POOL_KWARGS": {
@@ -140,7 +143,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "books.errors.json_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

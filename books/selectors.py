@@ -1,0 +1,59 @@
+"""Queries behind the books API."""
+
+from django.db.models import Prefetch
+from rest_framework.exceptions import NotFound
+
+from books.models import Book, Chapter, Description, Visibility
+from reader.models import ReadingProgress
+
+SHELVES = ("all", "mine", "public")
+
+
+def books_for(user_id, shelf="all"):
+    """The books a user may read, newest first, each with the user's own progress."""
+    books = Book.objects.all()
+    if shelf == "mine":
+        books = books.filter(owner_id=user_id)
+    elif shelf == "public":
+        books = books.filter(visibility=Visibility.PUBLIC)
+    else:
+        books = books.readable_by(user_id)
+    mine = ReadingProgress.objects.filter(user_id=user_id)
+    return books.order_by("-created_at", "-id").prefetch_related(
+        Prefetch("progress", queryset=mine, to_attr="my_progress")
+    )
+
+
+def get_book(book_id):
+    book = Book.objects.filter(pk=book_id).first()
+    if book is None:
+        raise NotFound
+    return book
+
+
+def get_readable_book(user_id, book_id):
+    """The book, or 404 when it does not exist or the user may not read it."""
+    book = get_book(book_id)
+    if not book.is_readable_by(user_id):
+        raise NotFound
+    return book
+
+
+def get_chapter(book_id, number):
+    chapter = Chapter.objects.select_related("book").filter(book_id=book_id, number=number).first()
+    if chapter is None:
+        raise NotFound
+    return chapter
+
+
+def chapters_of(book_id):
+    return Chapter.objects.filter(book_id=book_id).only("number", "title", "word_count").order_by("number")
+
+
+def descriptions_of(book_id, kind=None, chapter=None):
+    descriptions = Description.objects.filter(book_id=book_id).select_related("chapter")
+    if kind:
+        descriptions = descriptions.filter(kind=kind)
+    if chapter:
+        descriptions = descriptions.filter(chapter__number=chapter)
+    return descriptions.order_by("chapter__number", "id")

@@ -1,0 +1,148 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from books.models import Book, Chapter, Description, DescriptionKind, Visibility
+from books.text import reading_time_minutes
+
+
+class BookSerializer(serializers.ModelSerializer):
+    owner = serializers.IntegerField(source="owner_id", read_only=True)
+    has_cover = serializers.BooleanField(read_only=True)
+    cover_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = [
+            "id",
+            "title",
+            "author",
+            "language",
+            "genre",
+            "description",
+            "visibility",
+            "owner",
+            "chapter_count",
+            "word_count",
+            "file_format",
+            "file_size",
+            "has_cover",
+            "cover_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "owner",
+            "chapter_count",
+            "word_count",
+            "file_format",
+            "file_size",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_cover_url(self, book) -> str | None:
+        return reverse("book-cover", args=[book.pk]) if book.cover else None
+
+
+class ProgressSummarySerializer(serializers.Serializer):
+    percent = serializers.FloatField()
+    chapter = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class BookListItemSerializer(BookSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta(BookSerializer.Meta):
+        fields = [*BookSerializer.Meta.fields, "progress"]
+
+    def get_progress(self, book) -> dict | None:
+        mine = book.my_progress
+        return ProgressSummarySerializer(mine[0]).data if mine else None
+
+
+class ChapterInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=500, allow_blank=True)
+    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class BookCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=500)
+    author = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    language = serializers.CharField(max_length=35, required=False, allow_blank=True, default="en")
+    genre = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices, required=False, default=Visibility.PRIVATE
+    )
+    chapters = ChapterInputSerializer(many=True, allow_empty=False)
+
+
+class EpubUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+    title = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices, required=False, default=Visibility.PRIVATE
+    )
+
+
+class ChapterSummarySerializer(serializers.ModelSerializer):
+    reading_time_minutes = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Chapter
+        fields = ["number", "title", "word_count", "reading_time_minutes"]
+
+
+class ChapterSerializer(serializers.ModelSerializer):
+    book_id = serializers.IntegerField(read_only=True)
+    reading_time_minutes = serializers.SerializerMethodField()
+    previous = serializers.SerializerMethodField()
+    next = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chapter
+        fields = [
+            "book_id",
+            "number",
+            "title",
+            "content",
+            "word_count",
+            "reading_time_minutes",
+            "previous",
+            "next",
+        ]
+
+    def get_reading_time_minutes(self, chapter) -> int:
+        return reading_time_minutes(chapter.word_count)
+
+    def get_previous(self, chapter) -> int | None:
+        return chapter.number - 1 if chapter.number > 1 else None
+
+    def get_next(self, chapter) -> int | None:
+        return chapter.number + 1 if chapter.number < chapter.book.chapter_count else None
+
+
+class ChapterUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+class DescriptionSerializer(serializers.ModelSerializer):
+    chapter = serializers.IntegerField(source="chapter.number")
+
+    class Meta:
+        model = Description
+        fields = ["id", "chapter", "kind", "text", "created_at"]
+
+
+class DescriptionCreateSerializer(serializers.Serializer):
+    chapter = serializers.IntegerField(min_value=1)
+    kind = serializers.ChoiceField(choices=DescriptionKind.choices)
+    text = serializers.CharField(max_length=20000)
+
+
+class DescriptionFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DescriptionKind.choices, required=False)
+    chapter = serializers.IntegerField(min_value=1, required=False)

@@ -1,0 +1,203 @@
+import mimetypes
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponseNotModified
+from django.utils.http import http_date
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from books import reads, selectors, serializers, services
+from books.epub import EpubError
+from books.models import Description
+from cacheadmin import keys
+from cacheadmin.responses import CachedReadMixin, is_not_modified
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The upload is larger than the server accepts."
+    default_code = "payload_too_large"
+
+
+def max_upload_bytes():
+    return settings.BOOK_MAX_UPLOAD_MB * 1024 * 1024
+
+
+def owned_book(request, book_id):
+    """The book for a change: 404 if the caller may not read it, 403 if not theirs."""
+    book = selectors.get_readable_book(request.user.id, book_id)
+    if book.owner_id != request.user.id:
+        raise PermissionDenied("Only the owner can change this book.")
+    return book
+
+
+def _int_param(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class BookListView(CachedReadMixin, APIView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(responses=serializers.BookListItemSerializer(many=True))
+    def get(self, request):
+        query = request.query_params
+        shelf = query.get("shelf") or "all"
+        if shelf not in selectors.SHELVES:
+            raise ValidationError({"shelf": ["Use 'mine' or 'public'."]})
+        offset = max(_int_param(query.get("offset", query.get("skip")), 0), 0)
+        limit = _int_param(query.get("limit"), DEFAULT_LIMIT)
+        limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
+        params = {"user_id": request.user.id, "shelf": shelf, "offset": offset, "limit": limit}
+        return self.cached(request, keys.BOOK_LIST, params, reads.book_list)
+
+    @extend_schema(request=serializers.BookCreateSerializer, responses={201: serializers.BookSerializer})
+    def post(self, request):
+        if int(request.META.get("CONTENT_LENGTH") or 0) > max_upload_bytes():
+            raise PayloadTooLarge
+        if request.content_type.startswith("multipart/"):
+            book = self._import_epub(request)
+        else:
+            book = self._create_from_chapters(request)
+        return Response(serializers.BookSerializer(book).data, status=status.HTTP_201_CREATED)
+
+    def _import_epub(self, request):
+        form = serializers.EpubUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        if upload.size > max_upload_bytes():
+            raise PayloadTooLarge
+        try:
+            return services.import_epub(
+                request.user,
+                upload,
+                visibility=form.validated_data["visibility"],
+                title=form.validated_data.get("title"),
+            )
+        except EpubError as error:
+            raise ValidationError({"file": [str(error)]}) from error
+
+    def _create_from_chapters(self, request):
+        form = serializers.BookCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        chapters = [services.ChapterInput(c["title"], c["content"]) for c in data.pop("chapters")]
+        return services.create_book(request.user, chapters=chapters, **data)
+
+
+class BookDetailView(CachedReadMixin, APIView):
+    @extend_schema(responses=serializers.BookSerializer)
+    def get(self, request, book_id):
+        return self.cached(request, keys.BOOK, {"book_id": book_id}, reads.book)
+
+    @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
+    def put(self, request, book_id):
+        return self._update(request, book_id, partial=False)
+
+    @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
+    def patch(self, request, book_id):
+        return self._update(request, book_id, partial=True)
+
+    def _update(self, request, book_id, partial):
+        book = owned_book(request, book_id)
+        form = serializers.BookSerializer(book, data=request.data, partial=partial)
+        form.is_valid(raise_exception=True)
+        services.update_book(book, **form.validated_data)
+        return Response(serializers.BookSerializer(book).data)
+
+    def delete(self, request, book_id):
+        services.delete_book(owned_book(request, book_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChapterListView(CachedReadMixin, APIView):
+    @extend_schema(responses=serializers.ChapterSummarySerializer(many=True))
+    def get(self, request, book_id):
+        return self.cached(request, keys.CHAPTER_LIST, {"book_id": book_id}, reads.chapter_list)
+
+
+class ChapterDetailView(CachedReadMixin, APIView):
+    @extend_schema(responses=serializers.ChapterSerializer)
+    def get(self, request, book_id, number):
+        params = {"book_id": book_id, "number": number}
+        return self.cached(request, keys.CHAPTER, params, reads.chapter)
+
+    @extend_schema(request=serializers.ChapterUpdateSerializer, responses=serializers.ChapterSerializer)
+    def patch(self, request, book_id, number):
+        owned_book(request, book_id)
+        chapter = selectors.get_chapter(book_id, number)
+        form = serializers.ChapterUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        services.update_chapter(chapter, **form.validated_data)
+        chapter.book.refresh_from_db()
+        return Response(serializers.ChapterSerializer(chapter).data)
+
+
+class DescriptionListView(CachedReadMixin, APIView):
+    @extend_schema(
+        parameters=[serializers.DescriptionFilterSerializer],
+        responses=serializers.DescriptionSerializer(many=True),
+    )
+    def get(self, request, book_id):
+        filters = serializers.DescriptionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = {
+            "book_id": book_id,
+            "kind": filters.validated_data.get("kind", "any"),
+            "chapter": filters.validated_data.get("chapter", "any"),
+        }
+        return self.cached(request, keys.DESCRIPTIONS, params, reads.descriptions)
+
+    @extend_schema(
+        request=serializers.DescriptionCreateSerializer, responses={201: serializers.DescriptionSerializer}
+    )
+    def post(self, request, book_id):
+        book = owned_book(request, book_id)
+        form = serializers.DescriptionCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        chapter = book.chapters.filter(number=form.validated_data["chapter"]).first()
+        if chapter is None:
+            raise ValidationError({"chapter": ["There is no such chapter in this book."]})
+        description = services.create_description(
+            book, chapter=chapter, kind=form.validated_data["kind"], text=form.validated_data["text"]
+        )
+        return Response(serializers.DescriptionSerializer(description).data, status=status.HTTP_201_CREATED)
+
+
+class DescriptionDetailView(APIView):
+    def delete(self, request, book_id, description_id):
+        book = owned_book(request, book_id)
+        description = Description.objects.filter(book=book, pk=description_id).first()
+        if description is None:
+            raise NotFound
+        services.delete_description(description)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CoverView(APIView):
+    """The cover image, from storage (never from Redis), with HTTP validators."""
+
+    def get(self, request, book_id):
+        book = selectors.get_readable_book(request.user.id, book_id)
+        if not book.cover:
+            raise NotFound("This book has no cover.")
+        etag = f'"{book.cover_etag}"'
+        if is_not_modified(request, etag):
+            response = HttpResponseNotModified()
+        else:
+            content_type = mimetypes.guess_type(book.cover.name)[0] or "application/octet-stream"
+            response = FileResponse(book.cover.open("rb"), content_type=content_type)
+        modified = book.cover_updated_at or book.updated_at
+        response["ETag"] = etag
+        response["Last-Modified"] = http_date(modified.timestamp())
+        response["Cache-Control"] = "private, max-age=86400"
+        return response

@@ -1,0 +1,30 @@
+from django.db import IntegrityError, models, transaction
+
+
+class InvalidationLog(models.Model):
+    """Counts invalidations that could not reach Redis.
+
+    Every process compares this counter with the one last applied in Redis and, when
+    the database is ahead, retires every cached answer (see cacheadmin.cache.Relay).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    missed = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "cache invalidation log"
+
+    @classmethod
+    def record_miss(cls):
+        if cls.objects.filter(pk=1).update(missed=models.F("missed") + 1):
+            return
+        try:
+            with transaction.atomic():
+                cls.objects.create(pk=1, missed=1)
+        except IntegrityError:
+            cls.objects.filter(pk=1).update(missed=models.F("missed") + 1)
+
+    @classmethod
+    def missed_count(cls):
+        return cls.objects.filter(pk=1).values_list("missed", flat=True).first() or 0

@@ -1,0 +1,52 @@
+"""Registration and token login."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+User = get_user_model()
+
+
+class RegisterSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = User
+        fields = ["username", "password", "email"]
+
+    def validate(self, attrs):
+        candidate = User(username=attrs["username"], email=attrs.get("email", ""))
+        try:
+            validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from error
+        return attrs
+
+    def create(self, validated_data):
+        return User.objects.create_user(**validated_data)
+
+
+class RegisterView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        form = RegisterSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = form.save()
+        token = Token.objects.create(user=user)
+        return Response(
+            {"id": user.pk, "username": user.username, "token": token.key}, status=status.HTTP_201_CREATED
+        )
+
+
+class TokenView(ObtainAuthToken):
+    authentication_classes = []
+    permission_classes = [AllowAny]

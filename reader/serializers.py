@@ -1,0 +1,23 @@
+from rest_framework import serializers
+
+from reader.models import ReadingProgress
+
+
+class ProgressSerializer(serializers.ModelSerializer):
+    book_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ReadingProgress
+        fields = ["book_id", "chapter", "position", "cfi", "percent", "updated_at"]
+
+
+class ProgressInputSerializer(serializers.Serializer):
+    chapter = serializers.IntegerField(min_value=1)
+    position = serializers.FloatField(min_value=0.0, max_value=1.0)
+    cfi = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    percent = serializers.FloatField(min_value=0.0, max_value=100.0, required=False)
+
+    def validate_chapter(self, value):
+        if value > self.context["book"].chapter_count:
+            raise serializers.ValidationError("There is no such chapter in this book.")
+        return value

@@ -1,0 +1,28 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from books import reads, selectors
+from cacheadmin import keys
+from cacheadmin.responses import CachedReadMixin
+from reader import services
+from reader.serializers import ProgressInputSerializer, ProgressSerializer
+
+
+class ProgressView(CachedReadMixin, APIView):
+    """The caller's own reading progress on a book they may read."""
+
+    @extend_schema(responses=ProgressSerializer)
+    def get(self, request, book_id):
+        params = {"user_id": request.user.id, "book_id": book_id}
+        return self.cached(request, keys.PROGRESS, params, reads.progress)
+
+    @extend_schema(request=ProgressInputSerializer, responses=ProgressSerializer)
+    def put(self, request, book_id):
+        book = selectors.get_readable_book(request.user.id, book_id)
+        form = ProgressInputSerializer(data=request.data, context={"book": book})
+        form.is_valid(raise_exception=True)
+        progress = services.save_progress(request.user, book, **form.validated_data)
+        return Response(ProgressSerializer(progress).data)
+
+    post = put

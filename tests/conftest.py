@@ -1,0 +1,52 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from cacheadmin.cache import response_cache
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with its own key prefix empty and a closed breaker."""
+    cache.delete_pattern("*")
+    response_cache.breaker.succeeded()
+    response_cache.stats.take()
+    yield
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True)
+
+
+def client_for(user):
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {user.auth_token.key}")
+    return client
+
+
+@pytest.fixture
+def api(user):
+    return client_for(user)
+
+
+@pytest.fixture
+def other_api(other):
+    return client_for(other)
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
