@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -265,10 +266,8 @@ class ResponseCache:
 
     def drop_lease(self, read, params):
         name = self._lease_name(self.name(read.key(**params)))
-        try:
+        with suppress(CacheUnavailable):
             self.run(lambda client: client.delete(name))
-        except CacheUnavailable:
-            pass
 
     def wait_for(self, read, params):
         """Wait briefly for the lease holder's answer; None when it does not come."""

@@ -15,6 +15,9 @@ class InvalidationLog(models.Model):
     class Meta:
         verbose_name = "cache invalidation log"
 
+    def __str__(self):
+        return f"{self.missed} missed invalidations"
+
     @classmethod
     def record_miss(cls):
         if cls.objects.filter(pk=1).update(missed=models.F("missed") + 1):

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -84,10 +85,8 @@ def respond(request, body, etag, outcome):
 
 
 def _prefetch(read, params, builder):
-    try:
+    with suppress(NotFound, CacheUnavailable):
         response_cache.warm(read, params, compute(builder, params))
-    except (NotFound, CacheUnavailable):
-        pass
 
 
 # --- work after the response is sent ---------------------------------------------
