@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from books.text import count_words, reading_time_minutes, sanitize_html
+
 
 class Visibility(models.TextChoices):
     PRIVATE = "private"
@@ -98,10 +100,13 @@ class Chapter(models.Model):
     def __str__(self):
         return f"{self.book_id}#{self.number} {self.title}"
 
+    def set_content(self, html):
+        """Every way in (EPUB, JSON, API edit, admin) stores sanitised XHTML and its count."""
+        self.content = sanitize_html(html)
+        self.word_count = count_words(self.content)
+
     @property
     def reading_time_minutes(self):
-        from books.text import reading_time_minutes
-
         return reading_time_minutes(self.word_count)
 
 

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from books import epub
 from books.models import Book, Chapter, Description, FileFormat, Visibility
-from books.text import count_words, sanitize_html
 
 
 @dataclass(frozen=True)
@@ -56,16 +55,9 @@ def create_book(
     book.save()
     rows = []
     for number, chapter in enumerate(chapters, start=1):
-        content = sanitize_html(chapter.content)
-        rows.append(
-            Chapter(
-                book=book,
-                number=number,
-                title=chapter.title[:500],
-                content=content,
-                word_count=count_words(content),
-            )
-        )
+        row = Chapter(book=book, number=number, title=chapter.title[:500])
+        row.set_content(chapter.content)
+        rows.append(row)
     Chapter.objects.bulk_create(rows)
     book.chapter_count = len(rows)
     book.word_count = sum(row.word_count for row in rows)
@@ -124,8 +116,7 @@ def update_chapter(chapter, *, title=None, content=None):
     if title is not None:
         chapter.title = title
     if content is not None:
-        chapter.content = sanitize_html(content)
-        chapter.word_count = count_words(chapter.content)
+        chapter.set_content(content)
     chapter.save()
     return chapter
 

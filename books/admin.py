@@ -1,0 +1,49 @@
+from django.contrib import admin
+
+from books.models import Book, Chapter, Description
+
+
+class ChapterInline(admin.TabularInline):
+    model = Chapter
+    fields = ["number", "title", "word_count"]
+    readonly_fields = ["word_count"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Book)
+class BookAdmin(admin.ModelAdmin):
+    list_display = ["title", "author", "owner", "visibility", "chapter_count", "word_count", "created_at"]
+    list_filter = ["visibility", "file_format", "language", "genre"]
+    search_fields = ["title", "author", "owner__username"]
+    readonly_fields = [
+        "chapter_count",
+        "word_count",
+        "file_size",
+        "cover_etag",
+        "cover_updated_at",
+        "created_at",
+        "updated_at",
+    ]
+    raw_id_fields = ["owner"]
+    inlines = [ChapterInline]
+
+
+@admin.register(Chapter)
+class ChapterAdmin(admin.ModelAdmin):
+    list_display = ["book", "number", "title", "word_count"]
+    search_fields = ["title", "book__title"]
+    readonly_fields = ["word_count"]
+    raw_id_fields = ["book"]
+
+    def save_model(self, request, obj, form, change):
+        obj.set_content(obj.content)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Description)
+class DescriptionAdmin(admin.ModelAdmin):
+    list_display = ["book", "chapter", "kind", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["text", "book__title"]
+    raw_id_fields = ["book", "chapter"]
