@@ -1,0 +1,67 @@
+# reader: common tasks. Needs Python 3.11+ (set PYTHON=python3.12 to pick another one).
+#
+#   make run     migrate, collect static files, seed the demo data, serve on 127.0.0.1:8000
+#   make test    run the test suite (PYTEST_ARGS="-x -k cache" passes arguments to pytest)
+#   make lint    ruff check + ruff format --check
+#   make bench   run bench/run.py (BENCH_ARGS passes arguments to it)
+#   make clean   remove generated files (make distclean also removes .venv)
+#
+# DATABASE_URL and REDIS_URL come from the environment; without them the settings use
+# a SQLite file in the project folder and redis://127.0.0.1:6379/0.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Stamp files: pip runs again only when a requirements file is newer than its stamp.
+PROD_STAMP := $(VENV)/.requirements.stamp
+DEV_STAMP := $(VENV)/.requirements-dev.stamp
+
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+export GUNICORN_BIND ?= 127.0.0.1:8000
+
+.PHONY: help run test lint bench clean distclean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "reader needs Python 3.11 or newer; '$(PYTHON)' is: $$($(PYTHON) -V 2>&1)." >&2; \
+		echo "Run e.g. 'make $(MAKECMDGOALS) PYTHON=python3.12'." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "Could not create $(VENV) (on Debian/Ubuntu: apt-get install python3-venv)." >&2; exit 1; }
+
+$(PROD_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(PROD_STAMP)
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	@touch $@
+
+run: $(PROD_STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput
+	$(BIN)/python manage.py seed_demo
+	exec $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi:application
+
+test: $(DEV_STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf staticfiles .pytest_cache .ruff_cache $(PROD_STAMP) $(DEV_STAMP)
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

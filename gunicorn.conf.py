@@ -1,0 +1,74 @@
+"""Gunicorn settings for reader; every value can be overridden from the environment.
+
+GUNICORN_BIND         address to listen on (default 127.0.0.1:8000; the Docker image sets 0.0.0.0:8000)
+WEB_CONCURRENCY       number of sync workers (default 2 * cores + 1, at most MAX_DEFAULT_WORKERS)
+GUNICORN_TIMEOUT      seconds before a silent worker is killed and restarted (default 30)
+GUNICORN_ACCESS_LOG   "1"/"true" logs requests to stdout, a path logs to that file (default off)
+GUNICORN_LOG_LEVEL    error log level (default info)
+GUNICORN_MAX_REQUESTS recycle a worker after this many requests (default 1000, 0 disables)
+GUNICORN_MAX_REQUESTS_JITTER  random extra requests so workers do not all restart together
+GUNICORN_CONTROL_SOCKET       path of gunicorn's control socket (default: no control socket)
+"""
+
+import os
+
+# Each sync worker holds its own database and Redis connections: keep the default modest.
+MAX_DEFAULT_WORKERS = 12
+
+_FALSE = {"", "0", "false", "no", "off"}
+_TRUE = {"1", "true", "yes", "on", "-"}
+
+
+def _env_int(name, default, minimum=0):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, not {value!r}") from exc
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))  # honours CPU pinning (taskset, cpusets)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _access_log():
+    value = os.environ.get("GUNICORN_ACCESS_LOG", "").strip()
+    if value.lower() in _FALSE:
+        return None
+    if value.lower() in _TRUE:
+        return "-"
+    return value
+
+
+bind = os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"
+worker_class = "sync"
+workers = _env_int("WEB_CONCURRENCY", min(2 * _cores() + 1, MAX_DEFAULT_WORKERS), minimum=1)
+timeout = _env_int("GUNICORN_TIMEOUT", 30, minimum=1)
+graceful_timeout = timeout
+keepalive = 2
+
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10)
+
+accesslog = _access_log()
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+# The worker heartbeat file lives in memory when possible (disk-backed /tmp can stall workers).
+if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    worker_tmp_dir = "/dev/shm"
+
+# Gunicorn's control socket would otherwise live in $HOME/.gunicorn, shared by every instance.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+if _control_socket:
+    control_socket = _control_socket
+else:
+    control_socket_disable = True

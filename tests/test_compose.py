@@ -1,0 +1,246 @@
+"""Deployment files: docker-compose.yml, Dockerfile, Makefile, .ci/run, gunicorn.conf.py.
+
+Static checks only: no database, Redis or Docker needed.
+"""
+
+import json
+import os
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A whole value that is one compose variable, required (`:?`/`?`) or bare, never with a default.
+REQUIRED_VARIABLE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:?\?[^}]*)?\}$")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|^KEY$|AUTH", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose):
+    return compose["services"]
+
+
+def environment(service):
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return env
+
+
+def command_words(service):
+    command = service.get("command") or []
+    return command.split() if isinstance(command, str) else [str(word) for word in command]
+
+
+def url_password(url):
+    """The password part of scheme://user:password@host/..., or None."""
+    match = re.match(r"^[a-z][a-z0-9+.-]*://(?P<userinfo>.*)@[^@]+$", url)
+    if not match:
+        return None
+    # The user name may itself be a variable with a default, like ${POSTGRES_USER:-reader}.
+    userinfo = re.fullmatch(r"(?:\$\{[^}]*\}|[^:$])*(?::(?P<password>.*))?", match["userinfo"])
+    return userinfo["password"] if userinfo else None
+
+
+def dockerfile_cmd():
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    cmds = [line for line in lines if line.startswith("CMD ")]
+    assert len(cmds) == 1, cmds
+    return json.loads(cmds[0][len("CMD ") :])
+
+
+def test_compose_has_the_four_services(services):
+    assert set(services) >= {"db", "redis", "migrate", "web"}
+
+
+def test_secret_checks_reject_literals():
+    # The helpers below guard the other tests: make sure they can tell a secret from a reference.
+    assert REQUIRED_VARIABLE.match("${REDIS_PASSWORD:?set REDIS_PASSWORD}")
+    assert REQUIRED_VARIABLE.match("${SECRET_KEY}")
+    assert not REQUIRED_VARIABLE.match("${REDIS_PASSWORD:-changeme}")
+    assert not REQUIRED_VARIABLE.match("hunter2")
+    assert url_password("redis://:${REDIS_PASSWORD}@redis:6379/0") == "${REDIS_PASSWORD}"
+    assert url_password("postgres://u:${P:?set P}@db:5432/reader") == "${P:?set P}"
+    assert url_password("postgres://u:hunter2@db:5432/reader") == "hunter2"
+    assert url_password("redis://redis:6379/0") is None
+    assert url_password("postgres://${U:-reader}:${P:?set P}@db/reader") == "${P:?set P}"
+    assert url_password("postgres://${U:-reader}@db/reader") is None
+
+
+def test_redis_service(services):
+    redis = services["redis"]
+    assert str(redis["image"]).startswith("redis:7")
+    words = command_words(redis)
+    command = " ".join(words)
+    assert words[0] == "redis-server"
+    assert "--appendonly yes" in command
+    assert "--maxmemory 512mb" in command
+    assert "--maxmemory-policy allkeys-lru" in command
+    assert "--requirepass" in words
+    password = words[words.index("--requirepass") + 1]
+    assert REQUIRED_VARIABLE.match(password), f"redis password must come from a variable: {password!r}"
+
+
+def test_redis_healthcheck_authenticates(services):
+    redis = services["redis"]
+    test = redis["healthcheck"]["test"]
+    text = test if isinstance(test, str) else " ".join(test)
+    assert "redis-cli" in text
+    env = environment(redis)
+    uses_env_auth = "REDISCLI_AUTH" in env and REQUIRED_VARIABLE.match(env["REDISCLI_AUTH"])
+    uses_flag = re.search(r"-a\s+\"?\$\$\{?REDIS_PASSWORD", text)
+    assert uses_env_auth or uses_flag
+
+
+def test_postgres_service(services):
+    db = services["db"]
+    assert db["image"] == "postgres:16"
+    env = environment(db)
+    assert {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"} <= set(env)
+    assert REQUIRED_VARIABLE.match(env["POSTGRES_PASSWORD"])
+    assert any(":/var/lib/postgresql/data" in volume for volume in db["volumes"])
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+@pytest.mark.parametrize("name", ["db", "redis", "web"])
+def test_service_has_a_healthcheck(services, name):
+    test = services[name]["healthcheck"]["test"]
+    assert test
+    if isinstance(test, list):
+        assert test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1
+
+
+def test_web_depends_on_healthy_services_and_finished_migrations(services):
+    depends = services["web"]["depends_on"]
+    assert isinstance(depends, dict), "conditions need the long depends_on syntax"
+    assert depends["db"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_migrate_service(services):
+    migrate = services["migrate"]
+    assert command_words(migrate)[-3:] == ["manage.py", "migrate", "--noinput"]
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert environment(migrate)["DATABASE_URL"] == environment(services["web"])["DATABASE_URL"]
+
+
+def test_web_environment_takes_secrets_from_variables(services):
+    web = services["web"]
+    assert web.get("build")
+    env = environment(web)
+    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS"} <= set(env)
+    assert env["DATABASE_URL"].startswith("postgres://")
+    assert "@db:5432/" in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://") and "@redis:6379/" in env["REDIS_URL"]
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        password = url_password(env[name])
+        assert password and REQUIRED_VARIABLE.match(password), f"{name} holds a literal password"
+    for name, value in env.items():
+        if SECRET_NAME.search(name):
+            assert REQUIRED_VARIABLE.match(str(value)), f"{name} must come from a required variable"
+    assert env["GUNICORN_BIND"] == "0.0.0.0:8000"
+
+
+def test_no_literal_secrets_anywhere(compose):
+    for name, service in compose["services"].items():
+        for key, value in environment(service).items():
+            if SECRET_NAME.search(key):
+                assert REQUIRED_VARIABLE.match(str(value)), f"{name}.{key} is not a required variable"
+            password = url_password(str(value))
+            if password is not None:
+                assert REQUIRED_VARIABLE.match(password), f"{name}.{key} holds a literal password"
+
+
+def test_web_serves_the_wsgi_application(services):
+    web = services["web"]
+    assert "8000:8000" in [str(port) for port in web["ports"]]
+    command = command_words(web) or dockerfile_cmd()
+    assert command[0] == "gunicorn"
+    assert "config.wsgi:application" in command
+    assert "config.wsgi:application" in dockerfile_cmd()
+    health = " ".join(web["healthcheck"]["test"])
+    assert "urllib" in health and "http://127.0.0.1:8000/healthz" in health
+
+
+def test_dockerfile_runs_as_non_root():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}
+    assert "collectstatic --noinput" in text
+    assert "GUNICORN_BIND=0.0.0.0:8000" in text
+
+
+def test_dockerignore_keeps_local_state_out():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".env"} <= ignored
+
+
+def test_makefile_targets():
+    text = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, re.MULTILINE))
+    assert {"run", "test", "lint", "bench", "clean"} <= targets
+    run = re.search(r"^run:.*\n((?:\t.*\n)+)", text, re.MULTILINE).group(1)
+    for step in ("migrate --noinput", "collectstatic --noinput", "seed_demo", "config.wsgi:application"):
+        assert step in run
+    test = re.search(r"^test:.*\n((?:\t.*\n)+)", text, re.MULTILINE).group(1)
+    assert "pytest" in test and "$(PYTEST_ARGS)" in test
+
+
+def test_ci_script_runs_make_test():
+    script = ROOT / ".ci" / "run"
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
+    assert text.startswith("#!")
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "set -euo pipefail" in text
+    assert re.search(r"^\s*(exec\s+)?make test\b", code, re.MULTILINE)
+    assert "export DATABASE_URL=postgres://postgres@127.0.0.1:5432/reader" in code
+    # Nothing may turn a failing test run (including pytest's "no tests ran", exit 5) into success.
+    assert "|| true" not in code and "|| :" not in code and "-eq 5" not in code and "set +e" not in code
+    assert code.rstrip().splitlines()[-1].strip() in {"make test", "exec make test"}
+
+
+@pytest.fixture
+def gunicorn_settings(monkeypatch):
+    for name in ("GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_ACCESS_LOG", "GUNICORN_MAX_REQUESTS"):
+        monkeypatch.delenv(name, raising=False)
+
+    def load(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+    return load
+
+
+def test_gunicorn_defaults(gunicorn_settings):
+    conf = gunicorn_settings()
+    assert conf["bind"] == "127.0.0.1:8000"
+    assert conf["worker_class"] == "sync"
+    assert conf["timeout"] == 30
+    assert 1 <= conf["workers"] <= conf["MAX_DEFAULT_WORKERS"]
+    assert conf["accesslog"] is None
+    assert conf["max_requests"] > 0 and 0 < conf["max_requests_jitter"] < conf["max_requests"]
+
+
+def test_gunicorn_reads_the_environment(gunicorn_settings):
+    conf = gunicorn_settings(GUNICORN_BIND="0.0.0.0:9000", WEB_CONCURRENCY="3", GUNICORN_ACCESS_LOG="1")
+    assert conf["bind"] == "0.0.0.0:9000"
+    assert conf["workers"] == 3
+    assert conf["accesslog"] == "-"
+
+
+def test_gunicorn_rejects_a_bad_worker_count(gunicorn_settings):
+    with pytest.raises(ValueError, match="WEB_CONCURRENCY"):
+        gunicorn_settings(WEB_CONCURRENCY="many")
