@@ -158,7 +158,7 @@ def _scan_entry(archive, entry, budget):
             window = tail + chunk.replace(b"\x00", b"")
             if _ENTITY_DECLARATION in window:
                 raise EpubError(
-                    f"The EPUB file {entry.filename!r} declares XML entities (<!ENTITY>), which are not allowed."
+                    f"The EPUB file {entry.filename!r} declares XML entities, which are not allowed."
                 )
             tail = window[-(len(_ENTITY_DECLARATION) - 1) :]
     return budget

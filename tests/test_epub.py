@@ -1,0 +1,276 @@
+import hashlib
+import io
+import time
+import tracemalloc
+
+import pytest
+
+from books.epub import EpubError, parse_epub
+from books.text import count_words
+from tests import epub_factory
+
+
+def parse(data):
+    return parse_epub(io.BytesIO(data))
+
+
+def titles(book):
+    return [chapter.title for chapter in book.chapters]
+
+
+# Metadata
+
+
+def test_metadata():
+    book = parse(
+        epub_factory.make_epub(
+            title="The Long Road", author="Jane Writer", language="fr", description="A journey."
+        )
+    )
+
+    assert (book.title, book.author, book.language, book.description) == (
+        "The Long Road",
+        "Jane Writer",
+        "fr",
+        "A journey.",
+    )
+
+
+def test_several_authors_are_joined():
+    book = parse(epub_factory.make_epub(author=("Ann One", "Bob Two")))
+
+    assert book.author == "Ann One, Bob Two"
+
+
+def test_description_is_plain_text():
+    book = parse(epub_factory.make_epub(description="<p>A <b>bold</b> tale &amp; more.</p>"))
+
+    assert book.description == "A bold tale & more."
+
+
+def test_missing_description_is_empty():
+    assert parse(epub_factory.make_epub(description="")).description == ""
+
+
+# Chapters
+
+
+def test_chapters_follow_the_spine_with_navigation_titles():
+    book = parse(epub_factory.make_epub())
+
+    assert titles(book) == ["Chapter One", "Chapter Two", "Chapter Three"]
+    assert "bright cold day" in book.chapters[0].content
+
+
+def test_spine_order_wins_over_manifest_order():
+    book = parse(epub_factory.make_epub(spine_order=[2, 0, 1]))
+
+    assert titles(book) == ["Chapter Three", "Chapter One", "Chapter Two"]
+
+
+def test_navigation_document_is_not_a_chapter():
+    book = parse(epub_factory.make_epub())
+
+    assert all("<nav" not in chapter.content for chapter in book.chapters)
+    assert len(book.chapters) == len(epub_factory.DEFAULT_CHAPTERS)
+
+
+def test_word_counts_of_contents():
+    book = parse(epub_factory.make_epub())
+
+    assert [count_words(chapter.content) for chapter in book.chapters] == list(
+        epub_factory.DEFAULT_WORD_COUNTS
+    )
+
+
+def test_content_is_the_body_without_the_head():
+    content = parse(epub_factory.make_epub()).chapters[0].content
+
+    assert content == "<p>It was a bright cold day in April.</p>"
+
+
+def test_documents_without_words_are_skipped():
+    chapters = [
+        ("First", "<p>One two.</p>"),
+        ("Blank", "<p> </p><img src='x.png' alt='pic'/>"),
+        ("Last", "<p>Three.</p>"),
+    ]
+
+    book = parse(epub_factory.make_epub(chapters=chapters))
+
+    assert titles(book) == ["First", "Last"]
+
+
+def test_title_falls_back_to_first_heading():
+    chapters = [(None, "<p>Intro words here.</p><h3>Third Level</h3><h2>The Heading</h2>")]
+
+    assert titles(parse(epub_factory.make_epub(chapters=chapters))) == ["Third Level"]
+
+
+def test_title_falls_back_to_document_title_without_heading():
+    chapters = [("Head Title", "<p>Just some words.</p>")]
+
+    assert titles(parse(epub_factory.make_epub(chapters=chapters, in_toc=False))) == ["Head Title"]
+
+
+def test_title_falls_back_to_chapter_number():
+    chapters = [("Named", "<p>Some words.</p>"), (None, "<p>More words.</p>")]
+
+    assert titles(parse(epub_factory.make_epub(chapters=chapters))) == ["Named", "Chapter 2"]
+
+
+def test_navigation_title_wins_over_heading():
+    chapters = [("From Nav", "<h1>From Heading</h1><p>Words.</p>")]
+
+    assert titles(parse(epub_factory.make_epub(chapters=chapters))) == ["From Nav"]
+
+
+def test_content_is_sanitised():
+    body = (
+        '<p onclick="steal()">Click <a href="javascript:alert(1)">here</a> now</p>'
+        "<script>alert(2)</script><style>p {}</style>"
+        '<p><a href="https://example.com/" class="link">safe</a></p>'
+    )
+
+    content = parse(epub_factory.make_epub(chapters=[("Dangerous", body)])).chapters[0].content
+
+    assert "<script" not in content and "alert(2)" not in content
+    assert "onclick" not in content
+    assert "javascript:" not in content
+    assert "<style" not in content
+    assert 'href="https://example.com/"' in content and 'class="link"' in content
+    assert "Click" in content and "here" in content
+
+
+def test_book_without_readable_chapters_is_refused():
+    with pytest.raises(EpubError, match="no readable chapters"):
+        parse(epub_factory.make_epub(chapters=[("Empty", "<p></p>"), ("Blank", "<div> </div>")]))
+
+
+# Cover
+
+
+def test_cover():
+    cover = parse(epub_factory.make_epub(cover=True)).cover
+
+    assert cover is not None
+    assert (cover.filename, cover.content_type, cover.data) == (
+        "cover.png",
+        "image/png",
+        epub_factory.PNG_1X1,
+    )
+    assert cover.etag == hashlib.sha256(epub_factory.PNG_1X1).hexdigest()
+
+
+def test_cover_page_is_not_a_chapter():
+    book = parse(epub_factory.make_epub(cover=True))
+
+    assert titles(book) == ["Chapter One", "Chapter Two", "Chapter Three"]
+
+
+def test_epub2_cover_meta():
+    cover = parse(epub_factory.make_epub(legacy_cover=True)).cover
+
+    assert cover is not None and cover.data == epub_factory.PNG_1X1
+
+
+def test_no_cover():
+    assert parse(epub_factory.make_epub(cover=False)).cover is None
+
+
+# Unreadable and hostile files
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (epub_factory.not_a_zip(), "not a readable ZIP"),
+        (epub_factory.truncated_epub(), "not a readable ZIP"),
+        (epub_factory.corrupt_epub(), "damaged"),
+        (epub_factory.zip_without_container(), "META-INF/container.xml is missing"),
+        (epub_factory.zip_without_opf(), "'OEBPS/content.opf' named in META-INF/container.xml is missing"),
+        (epub_factory.entity_expansion_epub(), "declares XML entities"),
+        (epub_factory.path_traversal_epub(), "unsafe path: '../../evil.txt'"),
+        (epub_factory.encrypted_epub(), "encrypted"),
+    ],
+    ids=[
+        "empty",
+        "not-a-zip",
+        "truncated",
+        "corrupt",
+        "no-container",
+        "no-opf",
+        "entities",
+        "path-traversal",
+        "encrypted",
+    ],
+)
+def test_unreadable_files_are_refused(data, message):
+    with pytest.raises(EpubError, match=message):
+        parse(data)
+
+
+def test_factory_bases_are_valid():
+    """The hostile files are built from make_epub(), which must itself parse."""
+    assert parse(epub_factory.make_epub()).title == "Test Book"
+
+
+def test_too_many_entries(settings):
+    settings.EPUB_MAX_ENTRIES = 3
+
+    with pytest.raises(EpubError, match="at most 3"):
+        parse(epub_factory.make_epub())
+
+
+def test_zip_bomb_is_refused_quickly_with_little_memory(settings):
+    settings.EPUB_MAX_UNCOMPRESSED_MB = 2
+    data = epub_factory.zip_bomb(megabytes=16)
+    assert len(data) < 1024 * 1024
+
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(EpubError, match="larger than 2 MB once uncompressed"):
+            parse(data)
+    finally:
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+    assert elapsed < 1
+    assert peak < 4 * 1024 * 1024
+
+
+def test_zip_bomb_under_the_cap_is_accepted(settings):
+    settings.EPUB_MAX_UNCOMPRESSED_MB = 20
+
+    assert len(parse(epub_factory.zip_bomb(megabytes=4)).chapters) == 3
+
+
+def test_zip_bomb_lying_about_its_size_is_refused():
+    data = epub_factory.lying_zip_bomb(megabytes=16)
+    started = time.monotonic()
+
+    with pytest.raises(EpubError, match="damaged"):
+        parse(data)
+
+    assert time.monotonic() - started < 1
+
+
+def test_file_object_is_rewound():
+    upload = io.BytesIO(epub_factory.make_epub())
+    upload.seek(10)
+
+    parse_epub(upload)
+
+    assert upload.tell() == 0
+
+
+def test_file_object_is_rewound_after_an_error():
+    upload = io.BytesIO(epub_factory.not_a_zip())
+
+    with pytest.raises(EpubError):
+        parse_epub(upload)
+
+    assert upload.tell() == 0
