@@ -1,0 +1,158 @@
+"""The six cached reads: HIT/MISS/BYPASS, ETags, zero-SQL hits, access on every hit."""
+
+import pytest
+from django.core.cache import cache
+
+from books.models import Visibility
+from tests.conftest import client_for
+from tests.factories import DescriptionFactory, make_book
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def book(user):
+    book = make_book(user, title="Cached", chapters=3, visibility=Visibility.PUBLIC)
+    DescriptionFactory(book=book, chapter=book.chapters.get(number=1))
+    return book
+
+
+def read_urls(book):
+    base = f"/api/v1/books/{book.pk}"
+    return {
+        "book list": "/api/v1/books/",
+        "book": f"{base}/",
+        "chapter list": f"{base}/chapters/",
+        "chapter": f"{base}/chapters/2/",
+        "progress": f"{base}/progress/",
+        "descriptions": f"{base}/descriptions/",
+    }
+
+
+READS = ["book list", "book", "chapter list", "chapter", "progress", "descriptions"]
+LOGICAL_KEYS = {
+    "book list": "user:{user}:books:all:0:20",
+    "book": "book:{book}:metadata",
+    "chapter list": "book:{book}:chapters:list",
+    "chapter": "book:{book}:chapter:2",
+    "progress": "user:{user}:progress:{book}",
+    "descriptions": "book:{book}:descriptions:any:any",
+}
+
+
+@pytest.mark.parametrize("read", READS)
+def test_miss_then_hit_with_the_same_body_and_etag(api, book, user, read):
+    url = read_urls(book)[read]
+    first = api.get(url)
+    second = api.get(url)
+
+    assert (first.status_code, first["X-Cache"]) == (200, "MISS")
+    assert (second.status_code, second["X-Cache"]) == (200, "HIT")
+    assert first.content == second.content
+    assert first["ETag"] == second["ETag"]
+    assert cache.has_key(LOGICAL_KEYS[read].format(user=user.pk, book=book.pk))
+
+
+@pytest.mark.parametrize("read", READS)
+def test_if_none_match_answers_304_without_body(api, book, read):
+    url = read_urls(book)[read]
+    etag = api.get(url)["ETag"]
+
+    response = api.get(url, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+    assert api.get(url, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+
+
+@pytest.mark.parametrize("read", READS)
+def test_warm_hit_runs_no_sql_authentication_included(api, book, read, django_assert_num_queries):
+    url = read_urls(book)[read]
+    api.get(url)
+    api.get(f"/api/v1/books/{book.pk}/chapters/3/")  # what chapter 2 prefetches
+
+    with django_assert_num_queries(0):
+        response = api.get(url)
+
+    assert response["X-Cache"] == "HIT"
+
+
+@pytest.mark.parametrize("read", READS)
+def test_cache_off_answers_bypass_with_the_same_data(api, book, read, settings):
+    url = read_urls(book)[read]
+    cached = api.get(url).json()
+    settings.REDIS_CACHE_ENABLED = False
+
+    response = api.get(url)
+
+    assert response["X-Cache"] == "BYPASS"
+    assert response.json() == cached
+
+
+def test_private_book_hit_is_404_for_others(api, user, other):
+    book = make_book(user, visibility=Visibility.PRIVATE)
+    stranger = client_for(other)
+    for url in list(read_urls(book).values())[1:]:
+        assert api.get(url).status_code == 200  # now cached
+        response = stranger.get(url)
+        assert response.status_code == 404, url
+        assert "Cached" not in response.content.decode()
+
+
+def test_book_made_private_is_gone_for_others_at_once(api, other_api, book):
+    urls = list(read_urls(book).values())[1:]
+    for url in urls:
+        assert other_api.get(url).status_code == 200
+        assert other_api.get(url)["X-Cache"] == "HIT"
+
+    assert api.patch(f"/api/v1/books/{book.pk}/", {"visibility": "private"}, format="json").status_code == 200
+
+    for url in urls:
+        assert other_api.get(url).status_code == 404, url
+    assert book.pk not in [b["id"] for b in other_api.get("/api/v1/books/").json()["results"]]
+
+
+def test_serving_a_chapter_prefetches_the_next(api, book):
+    api.get(f"/api/v1/books/{book.pk}/chapters/1/")
+
+    assert cache.has_key(f"book:{book.pk}:chapter:2")
+    assert api.get(f"/api/v1/books/{book.pk}/chapters/2/")["X-Cache"] == "HIT"
+    assert not cache.has_key(f"book:{book.pk}:chapter:4")
+
+
+def test_missing_chapter_is_404_and_not_cached(api, book):
+    assert api.get(f"/api/v1/books/{book.pk}/chapters/9/").status_code == 404
+    assert not cache.has_key(f"book:{book.pk}:chapter:9")
+
+
+def test_token_user_is_cached_and_a_deleted_token_is_refused_at_once(
+    api, user, book, django_assert_num_queries
+):
+    url = f"/api/v1/books/{book.pk}/"
+    api.get(url)
+    with django_assert_num_queries(0):
+        assert api.get(url).status_code == 200
+
+    user.auth_token.delete()
+
+    assert api.get(url).status_code == 401
+
+
+def test_deactivated_user_is_refused_at_once(api, user, book):
+    url = f"/api/v1/books/{book.pk}/"
+    assert api.get(url).status_code == 200
+
+    user.is_active = False
+    user.save()
+
+    assert api.get(url).status_code == 401
+
+
+def test_unknown_token_is_401_even_when_remembered(book):
+    from tests.conftest import APIClient
+
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Bearer " + "0" * 40)
+    assert stranger.get(f"/api/v1/books/{book.pk}/").status_code == 401
+    assert stranger.get(f"/api/v1/books/{book.pk}/").status_code == 401
