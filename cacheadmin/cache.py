@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
@@ -57,6 +57,7 @@ class Breaker:
     def __init__(self):
         self._lock = threading.Lock()
         self._open_until = 0.0
+        self.trips = 0  # failures seen by this process: each cost one timeout at most
 
     @property
     def is_open(self):
@@ -73,6 +74,7 @@ class Breaker:
             return True
 
     def failed(self):
+        self.trips += 1
         self._open_until = time.monotonic() + settings.REDIS_CACHE_RETRY_SECONDS
 
     def succeeded(self):
@@ -344,6 +346,7 @@ class Relay:
         self._thread = None
         self.pid = None
         self._wake = threading.Event()
+        self._stopping = False
 
     @property
     def interval(self):
@@ -396,7 +399,7 @@ class Relay:
         self._thread.start()
 
     def _loop(self):
-        while True:
+        while self.interval > 0 and not self._stopping:
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
@@ -407,6 +410,14 @@ class Relay:
                 pass
             except Exception:
                 log.exception("Cache relay check failed")
+        connections.close_all()  # this thread's own connections
+
+    def stop(self):
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._thread, self.pid, self._stopping = None, None, False
 
 
 response_cache = ResponseCache()

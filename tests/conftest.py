@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 
 from cacheadmin.cache import response_cache
 from tests.factories import UserFactory
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +51,14 @@ def other_api(other):
 @pytest.fixture
 def anon():
     return APIClient()
+
+
+@pytest.fixture
+def own_redis(settings, tmp_path):
+    """The cache pointed at a redis-server of this test's own, which it may break."""
+    server = RedisServer(tmp_path)
+    server.start()
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    yield server
+    server.stop()
+    response_cache.breaker.succeeded()
