@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from books.models import Book, Chapter, Description
+from cacheadmin.actions import clear_cache, warm_cache
 
 
 class ChapterInline(admin.TabularInline):
@@ -27,6 +28,7 @@ class BookAdmin(admin.ModelAdmin):
     ]
     raw_id_fields = ["owner"]
     inlines = [ChapterInline]
+    actions = [warm_cache, clear_cache]
 
 
 @admin.register(Chapter)

@@ -3,7 +3,7 @@ import mimetypes
 from django.conf import settings
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.http import http_date
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -45,20 +45,21 @@ def _int_param(value, default):
         return default
 
 
+@extend_schema_view(get=extend_schema(responses=serializers.BookListItemSerializer(many=True)))
 class BookListView(CachedReadMixin, APIView):
     parser_classes = [JSONParser, MultiPartParser]
+    read = keys.BOOK_LIST
+    builder = staticmethod(reads.book_list)
 
-    @extend_schema(responses=serializers.BookListItemSerializer(many=True))
-    def get(self, request):
-        query = request.query_params
+    def read_params(self, request, user_id):
+        query = request.GET
         shelf = query.get("shelf") or "all"
         if shelf not in selectors.SHELVES:
             raise ValidationError({"shelf": ["Use 'mine' or 'public'."]})
         offset = max(_int_param(query.get("offset", query.get("skip")), 0), 0)
         limit = _int_param(query.get("limit"), DEFAULT_LIMIT)
         limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
-        params = {"user_id": request.user.id, "shelf": shelf, "offset": offset, "limit": limit}
-        return self.cached(request, keys.BOOK_LIST, params, reads.book_list)
+        return {"user_id": user_id, "shelf": shelf, "offset": offset, "limit": limit}
 
     @extend_schema(request=serializers.BookCreateSerializer, responses={201: serializers.BookSerializer})
     def post(self, request):
@@ -94,10 +95,13 @@ class BookListView(CachedReadMixin, APIView):
         return services.create_book(request.user, chapters=chapters, **data)
 
 
+@extend_schema_view(get=extend_schema(responses=serializers.BookSerializer))
 class BookDetailView(CachedReadMixin, APIView):
-    @extend_schema(responses=serializers.BookSerializer)
-    def get(self, request, book_id):
-        return self.cached(request, keys.BOOK, {"book_id": book_id}, reads.book)
+    read = keys.BOOK
+    builder = staticmethod(reads.book)
+
+    def read_params(self, request, user_id, book_id):
+        return {"book_id": book_id}
 
     @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
     def put(self, request, book_id):
@@ -119,17 +123,22 @@ class BookDetailView(CachedReadMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(get=extend_schema(responses=serializers.ChapterSummarySerializer(many=True)))
 class ChapterListView(CachedReadMixin, APIView):
-    @extend_schema(responses=serializers.ChapterSummarySerializer(many=True))
-    def get(self, request, book_id):
-        return self.cached(request, keys.CHAPTER_LIST, {"book_id": book_id}, reads.chapter_list)
+    read = keys.CHAPTER_LIST
+    builder = staticmethod(reads.chapter_list)
+
+    def read_params(self, request, user_id, book_id):
+        return {"book_id": book_id}
 
 
+@extend_schema_view(get=extend_schema(responses=serializers.ChapterSerializer))
 class ChapterDetailView(CachedReadMixin, APIView):
-    @extend_schema(responses=serializers.ChapterSerializer)
-    def get(self, request, book_id, number):
-        params = {"book_id": book_id, "number": number}
-        return self.cached(request, keys.CHAPTER, params, reads.chapter)
+    read = keys.CHAPTER
+    builder = staticmethod(reads.chapter)
+
+    def read_params(self, request, user_id, book_id, number):
+        return {"book_id": book_id, "number": number}
 
     @extend_schema(request=serializers.ChapterUpdateSerializer, responses=serializers.ChapterSerializer)
     def patch(self, request, book_id, number):
@@ -142,20 +151,24 @@ class ChapterDetailView(CachedReadMixin, APIView):
         return Response(serializers.ChapterSerializer(chapter).data)
 
 
-class DescriptionListView(CachedReadMixin, APIView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=[serializers.DescriptionFilterSerializer],
         responses=serializers.DescriptionSerializer(many=True),
     )
-    def get(self, request, book_id):
-        filters = serializers.DescriptionFilterSerializer(data=request.query_params)
+)
+class DescriptionListView(CachedReadMixin, APIView):
+    read = keys.DESCRIPTIONS
+    builder = staticmethod(reads.descriptions)
+
+    def read_params(self, request, user_id, book_id):
+        filters = serializers.DescriptionFilterSerializer(data=request.GET)
         filters.is_valid(raise_exception=True)
-        params = {
+        return {
             "book_id": book_id,
             "kind": filters.validated_data.get("kind", "any"),
             "chapter": filters.validated_data.get("chapter", "any"),
         }
-        return self.cached(request, keys.DESCRIPTIONS, params, reads.descriptions)
 
     @extend_schema(
         request=serializers.DescriptionCreateSerializer, responses={201: serializers.DescriptionSerializer}

@@ -8,6 +8,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from cacheadmin import keys
 from cacheadmin.cache import response_cache
 
+KEYWORDS = ("bearer", "token")
 USER_FIELDS = ("id", "username", "email", "is_active", "is_staff", "is_superuser")
 
 
@@ -20,25 +21,40 @@ class CachedTokenAuthentication(TokenAuthentication):
     """
 
     keyword = "Bearer"
-    keywords = ("bearer", "token")
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if not header or header[0].lower() not in self.keywords:
+        if not header or header[0].lower() not in KEYWORDS:
             return None
         if len(header) != 2:
             raise AuthenticationFailed("Invalid token header.")
         return self.authenticate_credentials(header[1])
 
     def authenticate_credentials(self, key):
-        entry, _ = response_cache.fetch(
-            keys.TOKEN_USER, {"digest": keys.token_digest(key)}, lambda: (_load_user(key), {})
-        )
+        read, params = token_read(key)
+        entry, _ = response_cache.fetch(read, params, lambda: (_load_user(key), {}))
         if entry.payload is None:
             raise AuthenticationFailed("Invalid token.")
-        user = get_user_model()(**entry.payload)
-        user._state.adding = False
-        return user, key
+        return user_from(entry.payload), key
+
+
+def bearer_token(request):
+    """The API token of `Authorization: Bearer <token>` (or `Token <token>`), else None."""
+    header = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(header) == 2 and header[0].lower() in KEYWORDS:
+        return header[1]
+    return None
+
+
+def token_read(key):
+    return keys.TOKEN_USER, {"digest": keys.token_digest(key)}
+
+
+def user_from(payload):
+    """A User carrying the cached fields; anything else is read from the database when asked."""
+    user = get_user_model()(**payload)
+    user._state.adding = False
+    return user
 
 
 def _load_user(key):

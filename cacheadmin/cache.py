@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (RedisError, ConnectionInterrupted, OSError)
 LEASE_SECONDS = 5
-LEASE_WAIT_SECONDS = 0.5
 LEASE_POLL_SECONDS = 0.01
 STATS_KEY = "stats:reads"
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
@@ -217,18 +216,35 @@ class ResponseCache:
         return entry, outcome
 
     def lookup(self, read, params):
-        """One round trip: the stored entry (if still valid) and the current generations."""
-        gens = read.generations(**params)
-        names = [self.name(read.key(**params)), *map(self.name, gens)]
-        raw, *tags = self.run(lambda client: client.mget(names))
+        """The stored entry (None unless still valid) and the current generations."""
+        return self.lookup_many([(read, params)])[0]
+
+    def lookup_many(self, reads):
+        """lookup() for several (read, params) pairs in one MGET."""
+        names, spans = [], []
+        for read, params in reads:
+            gens = read.generations(**params)
+            names += [self.name(read.key(**params)), *map(self.name, gens)]
+            spans.append(1 + len(gens))
+        values = self.run(lambda client: client.mget(names))
         if self.stats.due():
             self.flush_stats()
+        found, start = [], 0
+        for span in spans:
+            raw, *tags = values[start : start + span]
+            found.append((self._valid_entry(raw, tags), tags))
+            start += span
+        return found
+
+    @staticmethod
+    def _valid_entry(raw, tags):
         if raw is None or None in tags:
-            return None, tags
+            return None
         entry = Entry(*django_cache.client.decode(raw))
-        if entry.tags != tags:
-            return None, tags
-        return entry, tags
+        return entry if entry.tags == tags else None
+
+    def count_hit(self, read):
+        self._counted(read, None, HIT)
 
     def fill_generations(self, read, params, tags):
         """Give missing generations a value, so an answer is never tagged 'missing'."""
@@ -273,7 +289,7 @@ class ResponseCache:
 
     def wait_for(self, read, params):
         """Wait briefly for the lease holder's answer; None when it does not come."""
-        deadline = time.monotonic() + LEASE_WAIT_SECONDS
+        deadline = time.monotonic() + settings.REDIS_CACHE_LEASE_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(LEASE_POLL_SECONDS)
             entry, _ = self.lookup(read, params)

@@ -73,6 +73,10 @@ class Read:
     def ttl(self):
         return ttl(self.ttl_kind)
 
+    @property
+    def per_user(self):
+        return "{user_id}" in self.template
+
 
 BOOK_LIST = Read(
     "book_list",

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -9,13 +9,15 @@ from reader import services
 from reader.serializers import ProgressInputSerializer, ProgressSerializer
 
 
+@extend_schema_view(get=extend_schema(responses=ProgressSerializer))
 class ProgressView(CachedReadMixin, APIView):
     """The caller's own reading progress on a book they may read."""
 
-    @extend_schema(responses=ProgressSerializer)
-    def get(self, request, book_id):
-        params = {"user_id": request.user.id, "book_id": book_id}
-        return self.cached(request, keys.PROGRESS, params, reads.progress)
+    read = keys.PROGRESS
+    builder = staticmethod(reads.progress)
+
+    def read_params(self, request, user_id, book_id):
+        return {"user_id": user_id, "book_id": book_id}
 
     @extend_schema(request=ProgressInputSerializer, responses=ProgressSerializer)
     def put(self, request, book_id):

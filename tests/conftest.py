@@ -7,6 +7,12 @@ from tests.factories import UserFactory
 from tests.redis_server import RedisServer
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _remove_this_runs_keys():
+    yield
+    cache.delete_pattern("*")  # only keys under this run's own prefix
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with its own key prefix empty and a closed breaker."""

@@ -14,9 +14,10 @@ def free_port():
 
 
 class RedisServer:
-    def __init__(self, directory):
+    def __init__(self, directory, persist=True):
         self.port = free_port()
         self.directory = directory
+        self.persist = persist
         self.process = None
 
     @property
@@ -28,16 +29,10 @@ class RedisServer:
 
     def start(self):
         # appendfsync always: a restart comes back with every write acknowledged before it.
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
         self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.directory),
-                "--save", "",
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-            ],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--save", "", *persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

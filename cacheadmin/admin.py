@@ -1,0 +1,156 @@
+"""The Django admin's cache panel: statistics, clear all, clear by pattern, warm.
+
+The admin index lists registered models only, so the panel is registered on CachePanel,
+an unmanaged model without a table. Its admin replaces every model URL with the panel's
+own views, each behind admin_site.admin_view (staff only, CSRF-protected, never cached),
+and every operation is a call into cacheadmin.operations.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from cacheadmin import operations
+from cacheadmin.cache import CacheUnavailable
+from cacheadmin.forms import PatternForm, WarmForm
+from cacheadmin.models import CachePanel
+
+
+def is_staff(request):
+    return request.user.is_active and request.user.is_staff
+
+
+@admin.register(CachePanel)
+class CachePanelAdmin(admin.ModelAdmin):
+    # --- every staff member sees the panel; there is nothing to add, change or delete
+
+    def has_module_permission(self, request):
+        return is_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_staff(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("", wrap(self.dashboard_view), name="{}_{}_changelist".format(*info)),
+            path("clear/", wrap(self.clear_view), name="{}_{}_clear".format(*info)),
+            path("pattern/", wrap(self.pattern_view), name="{}_{}_pattern".format(*info)),
+            path("warm/", wrap(self.warm_view), name="{}_{}_warm".format(*info)),
+        ]
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _url(self, name):
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}")
+
+    def _dashboard(self):
+        return HttpResponseRedirect(self._url("changelist"))
+
+    def _render(self, request, template, title, **context):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "title": title,
+            "dashboard_url": self._url("changelist"),
+            "clear_url": self._url("clear"),
+            "pattern_url": self._url("pattern"),
+            "warm_url": self._url("warm"),
+            **context,
+        }
+        return TemplateResponse(request, f"admin/cacheadmin/{template}", context)
+
+    def _unavailable(self, request):
+        messages.error(request, operations.unavailable_message())
+        return self._dashboard()
+
+    # --- views ------------------------------------------------------------------------
+
+    def dashboard_view(self, request):
+        stats = operations.stats()
+        if not stats["available"]:
+            messages.error(request, operations.unavailable_message())
+        return self._render(
+            request,
+            "dashboard.html",
+            "Response cache",
+            stats=stats,
+            rows=operations.namespace_rows(stats),
+            uptime=operations.format_seconds(stats["uptime_seconds"]),
+            pattern_form=PatternForm(),
+            warm_form=WarmForm(),
+        )
+
+    def clear_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            if request.method == "POST":
+                deleted = operations.clear()["deleted"]
+                messages.success(request, f"Cleared the response cache: {deleted} key(s) deleted.")
+                return self._dashboard()
+            count = operations.count_pattern("*")
+        except CacheUnavailable:
+            return self._unavailable(request)
+        return self._render(request, "confirm_clear.html", "Clear the response cache", count=count)
+
+    def pattern_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            form = PatternForm(initial={"pattern": request.GET.get("pattern", "")})
+            return self._render(request, "pattern.html", "Clear by pattern", form=form)
+        form = PatternForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, "pattern.html", "Clear by pattern", form=form)
+        pattern = form.cleaned_data["pattern"]
+        try:
+            if "confirm" in request.POST:
+                deleted = operations.clear_pattern(pattern)["deleted"]
+                messages.success(request, f"Deleted {deleted} key(s) matching '{pattern}'.")
+                return self._dashboard()
+            count, sample = operations.preview_pattern(pattern)
+        except CacheUnavailable:
+            return self._unavailable(request)
+        return self._render(
+            request,
+            "pattern.html",
+            "Clear by pattern",
+            form=form,
+            preview=True,
+            pattern=pattern,
+            count=count,
+            sample=sample,
+        )
+
+    def warm_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return self._render(request, "warm.html", "Warm the response cache", form=WarmForm())
+        form = WarmForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, "warm.html", "Warm the response cache", form=form)
+        try:
+            result = operations.warm(book_ids=form.cleaned_data["books"], all_books=form.cleaned_data["all"])
+        except CacheUnavailable:
+            return self._unavailable(request)
+        messages.success(request, result.summary())
+        if result.missing:
+            messages.warning(request, result.missing_summary())
+        return self._dashboard()

@@ -1,0 +1,50 @@
+"""Forms of the Django admin cache panel (cacheadmin.admin)."""
+
+import re
+
+from django import forms
+
+from cacheadmin import keys, operations
+
+
+class PatternForm(forms.Form):
+    pattern = forms.CharField(
+        max_length=200,
+        help_text=operations.PATTERN_HELP,
+        widget=forms.TextInput(attrs={"placeholder": "book:7:*", "size": 40}),
+    )
+
+    def clean_pattern(self):
+        pattern = self.cleaned_data["pattern"]
+        if not keys.is_valid_pattern(pattern):
+            raise forms.ValidationError(operations.PATTERN_HELP)
+        return pattern
+
+
+class WarmForm(forms.Form):
+    books = forms.CharField(
+        required=False,
+        label="Book ids",
+        help_text="Separated by commas or spaces.",
+        widget=forms.TextInput(attrs={"placeholder": "1, 2, 3", "size": 40}),
+    )
+    all = forms.BooleanField(required=False, label="All books")
+
+    def clean_books(self):
+        text = self.cleaned_data["books"].strip()
+        ids = []
+        for part in re.split(r"[\s,]+", text) if text else []:
+            if not part.isdigit() or int(part) < 1:
+                raise forms.ValidationError(f"'{part}' is not a book id.")
+            ids.append(int(part))
+        return sorted(set(ids))
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("all") and data.get("books"):
+            raise forms.ValidationError("Choose books or all books, not both.")
+        if not data.get("all") and not data.get("books"):
+            raise forms.ValidationError("Enter book ids, or tick 'All books'.")
+        return data

@@ -1,0 +1,108 @@
+"""Staff endpoints of the response cache (API.md, "Cache administration").
+
+Every endpoint calls cacheadmin.operations, like the Django admin panel and the
+management commands. Staff only: 401 without credentials, 403 signed in but not staff.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cacheadmin import operations
+from cacheadmin.cache import CacheUnavailable
+
+MAX_WARM_BOOKS = 1000
+
+
+class CacheUnavailableError(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The response cache is not available."
+    default_code = "cache_unavailable"
+
+
+def unavailable():
+    return CacheUnavailableError(operations.unavailable_message())
+
+
+class CacheAdminView(APIView):
+    permission_classes = [IsAdminUser]
+
+
+_deleted = inline_serializer("CacheCleared", {"deleted": serializers.IntegerField()})
+_unavailable = OpenApiResponse(description="Redis is unreachable or the cache is turned off.")
+
+
+class StatsView(CacheAdminView):
+    @extend_schema(responses=inline_serializer("CacheStats", {"available": serializers.BooleanField()}))
+    def get(self, request):
+        return Response(operations.stats())
+
+
+class ClearView(CacheAdminView):
+    @extend_schema(responses={200: _deleted, 503: _unavailable})
+    def delete(self, request):
+        try:
+            return Response(operations.clear())
+        except CacheUnavailable as error:
+            raise unavailable() from error
+
+
+class ClearPatternView(CacheAdminView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "CachePatternCleared",
+                {"pattern": serializers.CharField(), "deleted": serializers.IntegerField()},
+            ),
+            503: _unavailable,
+        }
+    )
+    def delete(self, request, pattern):
+        try:
+            return Response(operations.clear_pattern(pattern))
+        except operations.InvalidPattern as error:
+            raise ValidationError({"pattern": [operations.PATTERN_HELP]}) from error
+        except CacheUnavailable as error:
+            raise unavailable() from error
+
+
+class WarmSerializer(serializers.Serializer):
+    books = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=MAX_WARM_BOOKS,
+        required=False,
+    )
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, data):
+        if data.get("all") and data.get("books"):
+            raise ValidationError('Send either "books" or "all": true, not both.')
+        if not data.get("all") and not data.get("books"):
+            raise ValidationError('Send "books": [ids] or "all": true.')
+        return data
+
+
+class WarmView(CacheAdminView):
+    @extend_schema(
+        request=WarmSerializer,
+        responses={
+            200: inline_serializer(
+                "CacheWarmed", {"books": serializers.IntegerField(), "keys": serializers.IntegerField()}
+            ),
+            503: _unavailable,
+        },
+    )
+    def post(self, request):
+        form = WarmSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            result = operations.warm(
+                book_ids=form.validated_data.get("books"), all_books=form.validated_data["all"]
+            )
+        except CacheUnavailable as error:
+            raise unavailable() from error
+        return Response(result.as_dict())
