@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from books.models import Visibility
-from tests.conftest import client_for
+from tests.conftest import APIClient, client_for
 from tests.factories import DescriptionFactory, make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -156,3 +156,30 @@ def test_unknown_token_is_401_even_when_remembered(book):
     stranger.credentials(HTTP_AUTHORIZATION="Bearer " + "0" * 40)
     assert stranger.get(f"/api/v1/books/{book.pk}/").status_code == 401
     assert stranger.get(f"/api/v1/books/{book.pk}/").status_code == 401
+
+
+def test_token_keyword_and_session_sign_in_are_served_from_the_cache_too(user, book):
+    url = f"/api/v1/books/{book.pk}/chapters/1/"
+    token_client = APIClient()
+    token_client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    session_client = APIClient()
+    session_client.force_login(user)
+
+    assert token_client.get(url)["X-Cache"] == "MISS"
+    assert token_client.get(url)["X-Cache"] == "HIT"
+    response = session_client.get(url, HTTP_ACCEPT="application/json")
+    assert (response.status_code, response["X-Cache"]) == (200, "HIT")
+
+
+def test_browsable_api_is_served_fresh(api, book):
+    response = api.get(f"/api/v1/books/{book.pk}/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert response["X-Cache"] == "BYPASS"
+
+
+def test_bad_query_on_a_cached_read_is_400_not_a_hit(api, book):
+    api.get("/api/v1/books/")
+    assert api.get("/api/v1/books/?shelf=nonsense").status_code == 400
+    assert api.get(f"/api/v1/books/{book.pk}/descriptions/?kind=smell").status_code == 400
