@@ -1,5 +1,6 @@
 """Writes to books, chapters and descriptions. Views and commands call these."""
 
+import mimetypes
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -83,7 +84,9 @@ def import_epub(owner, upload, *, visibility=Visibility.PRIVATE, title=None):
 
 
 def _set_cover(book, cover):
-    book.cover.save(cover.filename, ContentFile(cover.data), save=False)
+    # Named by its media type: the EPUB's own file name may have no extension.
+    extension = mimetypes.guess_extension(cover.content_type) or ".img"
+    book.cover.save(f"cover{extension}", ContentFile(cover.data), save=False)
     book.cover_etag = cover.etag
     book.cover_updated_at = timezone.now()
 

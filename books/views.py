@@ -6,18 +6,20 @@ from django.utils.http import http_date
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from books import reads, selectors, serializers, services
 from books.epub import EpubError
 from books.models import Description
+from books.parsers import SafeJSONParser
 from cacheadmin import keys
 from cacheadmin.responses import CachedReadMixin, is_not_modified
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_OFFSET = 2**31  # far past any shelf, and still a number every database takes
 
 
 class PayloadTooLarge(APIException):
@@ -47,7 +49,7 @@ def _int_param(value, default):
 
 @extend_schema_view(get=extend_schema(responses=serializers.BookListItemSerializer(many=True)))
 class BookListView(CachedReadMixin, APIView):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [SafeJSONParser, MultiPartParser]
     read = keys.BOOK_LIST
     builder = staticmethod(reads.book_list)
 
@@ -56,7 +58,7 @@ class BookListView(CachedReadMixin, APIView):
         shelf = query.get("shelf") or "all"
         if shelf not in selectors.SHELVES:
             raise ValidationError({"shelf": ["Use 'mine' or 'public'."]})
-        offset = max(_int_param(query.get("offset", query.get("skip")), 0), 0)
+        offset = min(max(_int_param(query.get("offset", query.get("skip")), 0), 0), MAX_OFFSET)
         limit = _int_param(query.get("limit"), DEFAULT_LIMIT)
         limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
         return {"user_id": user_id, "shelf": shelf, "offset": offset, "limit": limit}

@@ -123,7 +123,9 @@ def _wants_json(request):
 
 
 def is_not_modified(request, etag):
-    return etag in parse_etags(request.headers.get("If-None-Match", ""))
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x"."""
+    candidates = parse_etags(request.headers.get("If-None-Match", ""))
+    return "*" in candidates or etag.removeprefix("W/") in {c.removeprefix("W/") for c in candidates}
 
 
 def respond(request, body, etag, outcome):

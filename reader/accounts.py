@@ -3,12 +3,16 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from books.parsers import SafeJSONParser
 
 User = get_user_model()
 
@@ -30,7 +34,13 @@ class RegisterSerializer(serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data):
-        return User.objects.create_user(**validated_data)
+        try:
+            with transaction.atomic():
+                return User.objects.create_user(**validated_data)
+        except IntegrityError as error:  # the same name, registered a moment earlier
+            raise serializers.ValidationError(
+                {"username": ["A user with that username already exists."]}
+            ) from error
 
 
 class RegisterView(APIView):
@@ -50,3 +60,4 @@ class RegisterView(APIView):
 class TokenView(ObtainAuthToken):
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
