@@ -42,7 +42,7 @@ class StatsView(CacheAdminView):
 
 
 class ClearView(CacheAdminView):
-    @extend_schema(responses={200: _deleted, 503: _unavailable})
+    @extend_schema(operation_id="admin_cache_clear", responses={200: _deleted, 503: _unavailable})
     def delete(self, request):
         try:
             return Response(operations.clear())
@@ -52,13 +52,14 @@ class ClearView(CacheAdminView):
 
 class ClearPatternView(CacheAdminView):
     @extend_schema(
+        operation_id="admin_cache_clear_pattern",
         responses={
             200: inline_serializer(
                 "CachePatternCleared",
                 {"pattern": serializers.CharField(), "deleted": serializers.IntegerField()},
             ),
             503: _unavailable,
-        }
+        },
     )
     def delete(self, request, pattern):
         try:

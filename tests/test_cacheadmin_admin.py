@@ -1,0 +1,325 @@
+"""The Django admin's cache panel and the cache actions on the Book changelist."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+
+from cacheadmin.cache import response_cache
+from tests import cacheadmin_support as support
+from tests.factories import UserFactory, make_book
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PANEL = "/admin/cacheadmin/cachepanel/"
+CLEAR = f"{PANEL}clear/"
+PATTERN = f"{PANEL}pattern/"
+WARM = f"{PANEL}warm/"
+BOOKS = "/admin/books/book/"
+
+
+@pytest.fixture
+def admin_client(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def reader_client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def foreign():
+    names = support.plant_foreign_keys()
+    yield names
+    support.remove_keys(names)
+
+
+@pytest.fixture
+def redis_down(settings):
+    support.point_cache_at_dead_redis(settings)
+    yield
+    response_cache.breaker.succeeded()
+
+
+def texts(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def read_all(api, *books):
+    for book in books:
+        for url in support.book_read_urls(book):
+            assert api.get(url).status_code == 200
+
+
+# --- who reaches the panel ------------------------------------------------------------
+
+
+def test_admin_index_lists_the_cache_panel_for_staff(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    assert PANEL.encode() in response.content
+    assert b"Response cache" in response.content
+
+
+@pytest.mark.parametrize("url", [PANEL, CLEAR, PATTERN, WARM])
+def test_non_staff_is_sent_to_the_login_page(reader_client, url):
+    response = reader_client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("url", [PANEL, CLEAR, PATTERN, WARM])
+def test_anonymous_is_sent_to_the_login_page(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_non_staff_cannot_clear_or_warm(reader_client, api, user):
+    book = make_book(user)
+    read_all(api, book)
+    before = support.response_keys()
+    assert reader_client.post(CLEAR).status_code == 302
+    assert reader_client.post(PATTERN, {"pattern": "*", "confirm": "1"}).status_code == 302
+    assert reader_client.post(WARM, {"all": "on"}).status_code == 302
+    assert support.response_keys() == before
+
+
+def test_staff_without_model_permissions_still_sees_the_panel(db):
+    staff = UserFactory(is_staff=True)
+    assert not staff.is_superuser and not staff.user_permissions.exists()
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/admin/").content.count(PANEL.encode()) >= 1
+    assert client.get("/admin/cacheadmin/").status_code == 200
+
+
+# --- dashboard ------------------------------------------------------------------------
+
+
+def test_dashboard_shows_the_numbers(admin_client, api, user):
+    book = make_book(user)
+    api.get(f"/api/v1/books/{book.pk}/")
+    api.get(f"/api/v1/books/{book.pk}/")
+    api.get("/api/v1/books/")
+
+    response = admin_client.get(PANEL)
+
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][0] == "admin/cacheadmin/dashboard.html"
+    stats = response.context["stats"]
+    assert (stats["hits"], stats["misses"], stats["keys_count"]) == (1, 2, 2)
+    html = response.content.decode()
+    assert 'id="keys-count">2<' in html
+    assert 'id="hits">1<' in html
+    assert 'id="misses">2<' in html
+    assert 'id="hit-rate">33.3 %<' in html
+    assert "<td>book</td>" in html and "<td>user</td>" in html
+    assert "Clear all" in html and "Clear by pattern" in html and "Warm" in html
+
+
+def test_dashboard_says_redis_is_unreachable_without_failing(admin_client, redis_down):
+    response = admin_client.get(PANEL)
+    assert response.status_code == 200
+    assert "unavailable" in response.content.decode()
+    assert any("unreachable" in text for text in texts(response))
+
+
+# --- clear all ------------------------------------------------------------------------
+
+
+def test_clear_all_asks_first_then_deletes_only_responses(admin_client, api, user, foreign):
+    book = support.book_with_content(user)
+    read_all(api, book)
+    response_cache.flush_stats()
+    responses, others = support.response_keys(), support.other_keys()
+
+    confirm = admin_client.get(CLEAR)
+    assert confirm.status_code == 200
+    assert f'id="match-count">{len(responses)}<' in confirm.content.decode()
+    assert support.response_keys() == responses  # asking deletes nothing
+
+    done = admin_client.post(CLEAR, follow=True)
+    assert done.redirect_chain[-1][0] == PANEL
+    assert any(f"{len(responses)} key(s) deleted" in text for text in texts(done))
+    assert support.response_keys() == set()
+    assert support.other_keys() >= others
+    assert support.all_exist(foreign)
+
+
+def test_clear_all_while_redis_is_down_shows_a_message(admin_client, redis_down):
+    for response in (admin_client.get(CLEAR, follow=True), admin_client.post(CLEAR, follow=True)):
+        assert response.status_code == 200
+        assert any("unreachable" in text for text in texts(response))
+
+
+# --- clear by pattern -----------------------------------------------------------------
+
+
+def test_clear_by_pattern_previews_then_deletes(admin_client, api, user):
+    mine, other = support.book_with_content(user), support.book_with_content(user)
+    read_all(api, mine, other)
+    pattern = f"book:{mine.pk}:*"
+    count = len(support.book_response_keys(mine))
+
+    preview = admin_client.post(PATTERN, {"pattern": pattern})
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert f'id="match-count">{count}<' in html
+    assert f"book:{mine.pk}:metadata" in html
+    assert 'name="confirm"' in html
+    assert support.response_keys() == support.book_response_keys(mine) | support.book_response_keys(other)
+
+    done = admin_client.post(PATTERN, {"pattern": pattern, "confirm": "1"}, follow=True)
+    assert done.redirect_chain[-1][0] == PANEL
+    assert any(f"Deleted {count} key(s)" in text for text in texts(done))
+    assert support.response_keys() == support.book_response_keys(other)
+
+
+def test_clear_by_pattern_with_no_match_offers_nothing_to_confirm(admin_client):
+    preview = admin_client.post(PATTERN, {"pattern": "book:424242:*"})
+    assert 'id="match-count">0<' in preview.content.decode()
+    assert 'name="confirm"' not in preview.content.decode()
+
+
+@pytest.mark.parametrize("pattern", ["book:1:?", "x" * 201, "../x", ""])
+def test_clear_by_pattern_refuses_invalid_patterns(admin_client, api, user, pattern):
+    book = make_book(user)
+    api.get(f"/api/v1/books/{book.pk}/")
+    for data in ({"pattern": pattern}, {"pattern": pattern, "confirm": "1"}):
+        response = admin_client.post(PATTERN, data)
+        assert response.status_code == 200
+        assert response.context["form"].errors["pattern"]
+    assert support.response_keys() == {f"book:{book.pk}:metadata"}
+
+
+def test_clear_by_star_pattern_keeps_other_keys(admin_client, api, user, foreign):
+    book = make_book(user)
+    api.get(f"/api/v1/books/{book.pk}/")
+    others = support.other_keys()
+    admin_client.post(PATTERN, {"pattern": "*", "confirm": "1"})
+    assert support.response_keys() == set()
+    assert support.other_keys() >= others
+    assert support.all_exist(foreign)
+
+
+def test_clear_by_pattern_while_redis_is_down_shows_a_message(admin_client, redis_down):
+    response = admin_client.post(PATTERN, {"pattern": "book:*"}, follow=True)
+    assert response.status_code == 200
+    assert any("unreachable" in text for text in texts(response))
+
+
+def test_pattern_page_renders(admin_client):
+    assert admin_client.get(PATTERN).status_code == 200
+
+
+# --- warm -----------------------------------------------------------------------------
+
+
+def test_warm_chosen_books(admin_client, api, user):
+    first, second, untouched = (support.book_with_content(user) for _ in range(3))
+    response = admin_client.post(WARM, {"books": f"{first.pk}, {second.pk}"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == PANEL
+    expected = support.book_response_keys(first) | support.book_response_keys(second)
+    assert any(f"Warmed 2 book(s): {len(expected)}" in text for text in texts(response))
+    assert support.response_keys() == expected
+    for url in support.book_read_urls(first) + support.book_read_urls(second):
+        assert api.get(url)["X-Cache"] == "HIT", url
+    assert api.get(f"/api/v1/books/{untouched.pk}/")["X-Cache"] == "MISS"
+
+
+def test_warm_all_books(admin_client, user, other):
+    books = [make_book(user, chapters=1), make_book(other, chapters=2)]
+    response = admin_client.post(WARM, {"all": "on"}, follow=True)
+    assert any("Warmed 2 book(s): 9" in text for text in texts(response))
+    for book in books:
+        assert support.book_response_keys(book) <= support.response_keys()
+
+
+def test_warm_reports_missing_books(admin_client, user):
+    book = make_book(user, chapters=1)
+    response = admin_client.post(WARM, {"books": f"{book.pk} 99999"}, follow=True)
+    assert any("No such book(s): 99999" in text for text in texts(response))
+
+
+@pytest.mark.parametrize("data", [{}, {"books": "1, x"}, {"books": "1", "all": "on"}, {"books": "0"}])
+def test_warm_form_errors_are_shown(admin_client, data):
+    response = admin_client.post(WARM, data)
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert support.response_keys() == set()
+
+
+def test_warm_while_redis_is_down_shows_a_message(admin_client, user, redis_down):
+    book = make_book(user)
+    response = admin_client.post(WARM, {"books": str(book.pk)}, follow=True)
+    assert response.status_code == 200
+    assert any("unreachable" in text for text in texts(response))
+
+
+def test_warm_page_renders(admin_client):
+    assert admin_client.get(WARM).status_code == 200
+
+
+# --- Book changelist actions ----------------------------------------------------------
+
+
+@pytest.fixture
+def superuser_client(db):
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_book_changelist_offers_the_cache_actions(superuser_client, user):
+    make_book(user)
+    html = superuser_client.get(BOOKS).content.decode()
+    assert "Warm cache for selected books" in html
+    assert "Clear cache for selected books" in html
+
+
+def test_warm_action_on_selected_books(superuser_client, api, user):
+    chosen, other = support.book_with_content(user), support.book_with_content(user)
+    response = superuser_client.post(
+        BOOKS, {"action": "warm_cache", "_selected_action": [chosen.pk]}, follow=True
+    )
+    assert any("Warmed 1 book(s)" in text for text in texts(response))
+    assert support.response_keys() == support.book_response_keys(chosen)
+    for url in support.book_read_urls(chosen):
+        assert api.get(url)["X-Cache"] == "HIT", url
+    assert api.get(f"/api/v1/books/{other.pk}/")["X-Cache"] == "MISS"
+
+
+def test_clear_action_on_selected_books(superuser_client, api, user, foreign):
+    chosen, other = support.book_with_content(user), support.book_with_content(user)
+    read_all(api, chosen, other)
+    api.get(f"/api/v1/books/{chosen.pk}/progress/")
+    api.get(f"/api/v1/books/{other.pk}/progress/")
+    others = support.other_keys()
+
+    response = superuser_client.post(
+        BOOKS, {"action": "clear_cache", "_selected_action": [chosen.pk]}, follow=True
+    )
+
+    deleted = len(support.book_response_keys(chosen)) + 1  # and the reader's progress of it
+    assert any(f"{deleted} key(s) deleted" in text for text in texts(response))
+    assert support.response_keys() == support.book_response_keys(other) | {
+        f"user:{user.pk}:progress:{other.pk}"
+    }
+    assert support.other_keys() >= others
+    assert support.all_exist(foreign)
+
+
+def test_book_actions_while_redis_is_down_show_a_message(superuser_client, user, redis_down):
+    book = make_book(user)
+    for action in ("warm_cache", "clear_cache"):
+        response = superuser_client.post(
+            BOOKS, {"action": action, "_selected_action": [book.pk]}, follow=True
+        )
+        assert response.status_code == 200
+        assert any("unreachable" in text for text in texts(response))
