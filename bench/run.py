@@ -9,6 +9,7 @@ unrelated keys in Redis. Prints a Markdown report and writes it to bench/results
 """
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import socket
@@ -71,8 +72,7 @@ def load(port, path, token, seconds, processes, threads):
     ).encode()
     queue = multiprocessing.Queue()
     procs = [
-        multiprocessing.Process(target=_worker, args=(port, request, seconds, threads, queue))
-        for _ in range(processes)
+        multiprocessing.Process(target=_worker, args=(port, request, seconds, threads, queue)) for _ in range(processes)
     ]
     for proc in procs:
         proc.start()
@@ -91,6 +91,10 @@ def load(port, path, token, seconds, processes, threads):
     }
 
 
+def _median_run(runs):
+    return sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+
+
 # --- the service under test ------------------------------------------------------------
 
 
@@ -103,6 +107,7 @@ class Service:
             "REDIS_URL": redis_url,
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_MAX_REQUESTS": "0",  # no worker restarts in the middle of a row
             "DJANGO_SETTINGS_MODULE": "config.settings",
             **env,
         }
@@ -168,9 +173,7 @@ def make_data(chapter_words):
     token, _ = Token.objects.get_or_create(user=user)
     Book.objects.filter(owner=user).delete()
     paragraph = "<p>" + " ".join(f"word{i % 97}" for i in range(100)) + "</p>"
-    chapters = [
-        services.ChapterInput(f"Chapter {n}", paragraph * (chapter_words // 100)) for n in range(1, 21)
-    ]
+    chapters = [services.ChapterInput(f"Chapter {n}", paragraph * (chapter_words // 100)) for n in range(1, 21)]
     for n in range(30):
         book = services.create_book(user, title=f"Bench book {n}", chapters=chapters, visibility="public")
     for chapter in book.chapters.all()[:5]:
@@ -234,8 +237,9 @@ def read_paths(book):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="load time per measurement")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--seconds", type=float, default=3.0, help="load time per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn workers (2 x cores + 1)")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--threads", type=int, default=4, help="client threads per process")
     parser.add_argument("--chapter-words", type=int, default=3000)
@@ -259,29 +263,34 @@ def run(args, redis):
     setup_django(redis.url)
     user, token, book = make_data(args.chapter_words)
     paths = {"healthz (floor)": "/healthz", **read_paths(book)}
-    loads = {}
     configs = {
         "cache on": {},
         "cache off": {"REDIS_CACHE_ENABLED": "false"},
         "cache on, zlib": {"REDIS_CACHE_COMPRESS": "true"},
     }
-    for config, env in configs.items():
-        with Service(redis.url, args.workers, **env) as service:
+    # All three services run side by side and the rows interleave, round after round,
+    # so a slow moment of the machine does not land on one configuration only.
+    samples = {}
+    with contextlib.ExitStack() as stack:
+        services = {name: stack.enter_context(Service(redis.url, args.workers, **env)) for name, env in configs.items()}
+        for service in services.values():
+            for path in paths.values():
+                load(service.port, path, token, 0.5, 1, 2)  # warm the cache and every worker
+        for round_number in range(args.rounds):
             for name, path in paths.items():
-                if config != "cache on" and name == "healthz (floor)":
-                    continue
-                load(service.port, path, token, 0.5, 1, 2)  # warm the cache and the workers
-                loads[(config, name)] = load(
-                    service.port, path, token, args.seconds, args.processes, args.threads
-                )
-                print(config, name, loads[(config, name)], file=sys.stderr)
+                for config, service in services.items():
+                    result = load(service.port, path, token, args.seconds, args.processes, args.threads)
+                    samples.setdefault((config, name), []).append(result)
+                    print(round_number, config, name, f"{result['rps']:.0f} req/s", file=sys.stderr)
+    loads = {key: _median_run(runs) for key, runs in samples.items()}
 
     floor = loads[("cache on", "healthz (floor)")]["rps"]
     lines = [
         "# reader benchmark",
         "",
         f"{os.cpu_count()} cores; gunicorn {args.workers} sync workers; client {args.processes} processes x "
-        f"{args.threads} threads, new connection per request; {args.seconds:.0f} s per row; chapters of "
+        f"{args.threads} threads, new connection per request; median of {args.rounds} interleaved runs of "
+        f"{args.seconds:.0f} s per cell; chapters of "
         f"{args.chapter_words} words. PostgreSQL and a redis-server of the bench's own on loopback.",
         "",
         "| read | cache on req/s | p50 ms | p99 ms | x floor | cache off req/s | p50 ms | p99 ms | on/off "
@@ -290,8 +299,8 @@ def run(args, redis):
     ]
     for name in paths:
         on = loads[("cache on", name)]
-        off = loads.get(("cache off", name), on)
-        zlib = loads.get(("cache on, zlib", name), on)
+        off = loads[("cache off", name)]
+        zlib = loads[("cache on, zlib", name)]
         lines.append(
             f"| {name} | {on['rps']:.0f} | {on['p50']:.2f} | {on['p99']:.2f} | {on['rps'] / floor:.2f} "
             f"| {off['rps']:.0f} | {off['p50']:.2f} | {off['p99']:.2f} | {on['rps'] / max(off['rps'], 1):.1f} "

@@ -108,9 +108,7 @@ def _validate_archive(fileobj):
     except EpubError:
         raise
     except _ZIP_ERRORS as error:
-        raise EpubError(
-            "The file is not an EPUB: it is not a readable ZIP archive, or it is damaged."
-        ) from error
+        raise EpubError("The file is not an EPUB: it is not a readable ZIP archive, or it is damaged.") from error
 
 
 def _check_directory(archive):
@@ -157,9 +155,7 @@ def _scan_entry(archive, entry, budget):
             # UTF-16 and UTF-32 put NUL bytes between ASCII characters: drop them to see the text.
             window = tail + chunk.replace(b"\x00", b"")
             if _ENTITY_DECLARATION in window:
-                raise EpubError(
-                    f"The EPUB file {entry.filename!r} declares XML entities, which are not allowed."
-                )
+                raise EpubError(f"The EPUB file {entry.filename!r} declares XML entities, which are not allowed.")
             tail = window[-(len(_ENTITY_DECLARATION) - 1) :]
     return budget
 

@@ -73,18 +73,14 @@ class BookCreateSerializer(serializers.Serializer):
     language = serializers.CharField(max_length=35, required=False, allow_blank=True, default="en")
     genre = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    visibility = serializers.ChoiceField(
-        choices=Visibility.choices, required=False, default=Visibility.PRIVATE
-    )
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default=Visibility.PRIVATE)
     chapters = ChapterInputSerializer(many=True, allow_empty=False)
 
 
 class EpubUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False)
     title = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    visibility = serializers.ChoiceField(
-        choices=Visibility.choices, required=False, default=Visibility.PRIVATE
-    )
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default=Visibility.PRIVATE)
 
 
 class ChapterSummarySerializer(serializers.ModelSerializer):

@@ -172,9 +172,7 @@ class DescriptionListView(CachedReadMixin, APIView):
             "chapter": filters.validated_data.get("chapter", "any"),
         }
 
-    @extend_schema(
-        request=serializers.DescriptionCreateSerializer, responses={201: serializers.DescriptionSerializer}
-    )
+    @extend_schema(request=serializers.DescriptionCreateSerializer, responses={201: serializers.DescriptionSerializer})
     def post(self, request, book_id):
         book = owned_book(request, book_id)
         form = serializers.DescriptionCreateSerializer(data=request.data)

@@ -27,8 +27,7 @@ from cacheadmin.responses import compute
 SCAN_COUNT = 1000
 DELETE_BATCH = 500
 PATTERN_HELP = (
-    "A pattern is 1 to 200 characters of letters, digits, ':', '_', '-' and '*' "
-    "(the wildcard), such as 'book:7:*'."
+    "A pattern is 1 to 200 characters of letters, digits, ':', '_', '-' and '*' (the wildcard), such as 'book:7:*'."
 )
 
 

@@ -118,7 +118,7 @@ class CachedReadMixin:
 
 
 def _wants_json(request):
-    accept = request.headers.get("Accept", "*/*")
+    accept = request.META.get("HTTP_ACCEPT", "*/*")
     return "format" not in request.GET and ("application/json" in accept or accept.startswith("*/*"))
 
 

@@ -101,9 +101,7 @@ class WarmView(CacheAdminView):
         form = WarmSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            result = operations.warm(
-                book_ids=form.validated_data.get("books"), all_books=form.validated_data["all"]
-            )
+            result = operations.warm(book_ids=form.validated_data.get("books"), all_books=form.validated_data["all"])
         except CacheUnavailable as error:
             raise unavailable() from error
         return Response(result.as_dict())

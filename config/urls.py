@@ -13,9 +13,7 @@ api = [
     path("books/", books.BookListView.as_view(), name="book-list"),
     path("books/<int:book_id>/", books.BookDetailView.as_view(), name="book-detail"),
     path("books/<int:book_id>/chapters/", books.ChapterListView.as_view(), name="chapter-list"),
-    path(
-        "books/<int:book_id>/chapters/<int:number>/", books.ChapterDetailView.as_view(), name="chapter-detail"
-    ),
+    path("books/<int:book_id>/chapters/<int:number>/", books.ChapterDetailView.as_view(), name="chapter-detail"),
     path("books/<int:book_id>/progress/", reader.ProgressView.as_view(), name="progress"),
     path("books/<int:book_id>/descriptions/", books.DescriptionListView.as_view(), name="description-list"),
     path(

@@ -38,9 +38,7 @@ class RegisterSerializer(serializers.ModelSerializer):
             with transaction.atomic():
                 return User.objects.create_user(**validated_data)
         except IntegrityError as error:  # the same name, registered a moment earlier
-            raise serializers.ValidationError(
-                {"username": ["A user with that username already exists."]}
-            ) from error
+            raise serializers.ValidationError({"username": ["A user with that username already exists."]}) from error
 
 
 class RegisterView(APIView):
@@ -52,9 +50,7 @@ class RegisterView(APIView):
         form.is_valid(raise_exception=True)
         user = form.save()
         token = Token.objects.create(user=user)
-        return Response(
-            {"id": user.pk, "username": user.username, "token": token.key}, status=status.HTTP_201_CREATED
-        )
+        return Response({"id": user.pk, "username": user.username, "token": token.key}, status=status.HTTP_201_CREATED)
 
 
 class TokenView(ObtainAuthToken):

@@ -113,9 +113,7 @@ def make_epub(
         book.add_item(page)
         spine.insert(0, page)
     if legacy_cover:
-        book.add_item(
-            epub.EpubImage(uid="cover-img", file_name="cover.png", media_type="image/png", content=PNG_1X1)
-        )
+        book.add_item(epub.EpubImage(uid="cover-img", file_name="cover.png", media_type="image/png", content=PNG_1X1))
         book.add_metadata(None, "meta", "", {"name": "cover", "content": "cover-img"})
     book.spine = spine
 

@@ -247,9 +247,7 @@ def book_endpoints(book_id, description_id):
 
 @pytest.mark.parametrize("index", range(16))
 def test_books_endpoints_without_credentials_are_401(anon, book, index):
-    description = Description.objects.create(
-        book=book, chapter=book.chapters.first(), kind="atmosphere", text="x"
-    )
+    description = Description.objects.create(book=book, chapter=book.chapters.first(), kind="atmosphere", text="x")
     method, path = book_endpoints(book.pk, description.pk)[index]
 
     response = getattr(anon, method)(path, {}, format="json")
@@ -262,9 +260,7 @@ def test_books_endpoints_without_credentials_are_401(anon, book, index):
 
 @pytest.mark.parametrize("index", range(16))
 def test_books_endpoints_with_an_invalid_token_are_401(book, index):
-    description = Description.objects.create(
-        book=book, chapter=book.chapters.first(), kind="atmosphere", text="x"
-    )
+    description = Description.objects.create(book=book, chapter=book.chapters.first(), kind="atmosphere", text="x")
     method, path = book_endpoints(book.pk, description.pk)[index]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer 0000000000000000000000000000000000000000")

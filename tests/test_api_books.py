@@ -249,9 +249,7 @@ def test_progress_in_list_is_never_another_users(api, other_api, user):
 def test_each_user_sees_their_own_progress_in_list(api, other_api, user):
     book = make_book(user, visibility="public")
     api.put(f"{book_url(book.pk)}progress/", {"chapter": 1, "position": 0.0, "percent": 5}, format="json")
-    other_api.put(
-        f"{book_url(book.pk)}progress/", {"chapter": 3, "position": 0, "percent": 90}, format="json"
-    )
+    other_api.put(f"{book_url(book.pk)}progress/", {"chapter": 3, "position": 0, "percent": 90}, format="json")
 
     assert api.get(BOOKS).json()["results"][0]["progress"]["percent"] == 5.0
     assert other_api.get(BOOKS).json()["results"][0]["progress"]["percent"] == 90.0
@@ -425,9 +423,7 @@ def test_create_json_keeps_harmless_markup(api):
 
 
 def test_upload_epub(api, user):
-    data = epub_factory.make_epub(
-        title="The Long Road", author="Jane Writer", language="fr", description="A journey."
-    )
+    data = epub_factory.make_epub(title="The Long Road", author="Jane Writer", language="fr", description="A journey.")
 
     response = upload(api, data)
 
@@ -482,9 +478,7 @@ def test_upload_epub_with_visibility_and_title(api):
 
 
 def test_upload_epub_sanitises_chapters(api):
-    chapters = [
-        ("Evil", '<p onclick="alert(1)">Some words here.</p><iframe src="https://e.example/"></iframe>')
-    ]
+    chapters = [("Evil", '<p onclick="alert(1)">Some words here.</p><iframe src="https://e.example/"></iframe>')]
     body = upload(api, epub_factory.make_epub(chapters=chapters)).json()
 
     content = api.get(f"{book_url(body['id'])}chapters/1/").json()["content"]

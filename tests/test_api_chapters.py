@@ -211,9 +211,7 @@ def test_patch_content_to_empty(api, user):
 def test_patch_title_and_content_together(api, user):
     book = make_book(user, chapters=1)
 
-    body = api.patch(
-        chapter_url(book.pk, 1), {"title": "Both", "content": "<p>a b</p>"}, format="json"
-    ).json()
+    body = api.patch(chapter_url(book.pk, 1), {"title": "Both", "content": "<p>a b</p>"}, format="json").json()
 
     assert (body["title"], body["content"], body["word_count"]) == ("Both", "<p>a b</p>", 2)
 
@@ -282,9 +280,7 @@ def test_patch_missing_chapter_is_404(api, user):
     assert Chapter.objects.filter(book=book).count() == 2
 
 
-@pytest.mark.parametrize(
-    "body", [{"title": "x" * 501}, {"title": None}, {"content": None}, {"content": ["a"]}]
-)
+@pytest.mark.parametrize("body", [{"title": "x" * 501}, {"title": None}, {"content": None}, {"content": ["a"]}])
 def test_patch_invalid_is_400(api, user, body):
     book = make_book(user, chapters=1)
 

@@ -39,9 +39,7 @@ def epub_with_cover_named(file_name, media_type="image/png"):
     chapter.content = "<html><body><p>Some words to read.</p></body></html>"
     book.add_item(chapter)
     book.add_item(
-        epub.EpubImage(
-            uid="cover-img", file_name=file_name, media_type=media_type, content=epub_factory.PNG_1X1
-        )
+        epub.EpubImage(uid="cover-img", file_name=file_name, media_type=media_type, content=epub_factory.PNG_1X1)
     )
     book.add_metadata(None, "meta", "", {"name": "cover", "content": "cover-img"})
     book.toc = [epub.Link("one.xhtml", "One", "c1")]

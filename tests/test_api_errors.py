@@ -72,13 +72,7 @@ GARBAGE = {
     "Infinity literal": b'{"chapter": Infinity, "position": -Infinity}',
     "huge float": b'{"chapter": 1e999, "position": 1e999, "percent": -1e999, "text": 1e999}',
     "huge integer": (
-        b'{"chapter": 1'
-        + b"0" * 400
-        + b', "position": 1'
-        + b"0" * 400
-        + b', "percent": 1'
-        + b"0" * 400
-        + b"}"
+        b'{"chapter": 1' + b"0" * 400 + b', "position": 1' + b"0" * 400 + b', "percent": 1' + b"0" * 400 + b"}"
     ),
     "too many digits": b'{"chapter": 1' + b"0" * 5000 + b"}",
     "int64 overflow": b'{"chapter": 9223372036854775808, "position": 0.5, "kind": "location", "text": "x"}',
@@ -362,9 +356,7 @@ def test_error_body_is_a_detail_or_a_field_map(client, book):
 
 
 @pytest.mark.parametrize("path", ["/api/v1/books/", "/api/v1/books/{id}/", "/api/v1/books/{id}/progress/"])
-@pytest.mark.parametrize(
-    "query, accept", [("format=xml", None), ("format=%00", None), ("", "application/xml")]
-)
+@pytest.mark.parametrize("query, accept", [("format=xml", None), ("format=%00", None), ("", "application/xml")])
 def test_unsupported_formats_are_json_errors(client, book, path, query, accept):
     extra = {"HTTP_ACCEPT": accept} if accept else {}
 

@@ -107,9 +107,7 @@ def test_percent_follows_a_chapter_edit(api, book):
 
 @pytest.mark.parametrize("percent", [0, 12.5, 99.9, 100])
 def test_explicit_percent_is_kept(api, book, percent):
-    body = api.put(
-        progress_url(book.pk), {"chapter": 1, "position": 0.1, "percent": percent}, format="json"
-    ).json()
+    body = api.put(progress_url(book.pk), {"chapter": 1, "position": 0.1, "percent": percent}, format="json").json()
 
     assert body["percent"] == percent
     assert api.get(progress_url(book.pk)).json()["percent"] == percent
@@ -193,9 +191,7 @@ def test_reader_of_public_book_has_own_progress(api, other_api, user, other):
     book = make_book(user, visibility="public")
     api.put(progress_url(book.pk), {"chapter": 2, "position": 0.5, "cfi": "owner-cfi"}, format="json")
 
-    response = other_api.put(
-        progress_url(book.pk), {"chapter": 3, "position": 0.1, "cfi": "x"}, format="json"
-    )
+    response = other_api.put(progress_url(book.pk), {"chapter": 3, "position": 0.1, "cfi": "x"}, format="json")
 
     assert response.status_code == 200
     assert ReadingProgress.objects.filter(book=book).count() == 2

@@ -31,9 +31,7 @@ def wait_until(predicate, seconds=5.0):
     return False
 
 
-def test_redis_down_reads_answer_bypass_with_current_data_and_writes_succeed(
-    own_redis, api, other_api, book, settings
-):
+def test_redis_down_reads_answer_bypass_with_current_data_and_writes_succeed(own_redis, api, other_api, book, settings):
     settings.REDIS_CACHE_RETRY_SECONDS = 60
     cached = {url: other_api.get(url).json() for url in urls(book)}
     own_redis.stop()
@@ -61,9 +59,7 @@ def test_hung_redis_costs_one_timeout_per_interval_and_caching_resumes(own_redis
     own_redis.pause(1500)
     answers = [api.get(url) for _ in range(5)]
 
-    assert [(a.status_code, a["X-Cache"], a.json()["title"]) for a in answers] == [
-        (200, "BYPASS", "Before")
-    ] * 5
+    assert [(a.status_code, a["X-Cache"], a.json()["title"]) for a in answers] == [(200, "BYPASS", "Before")] * 5
     assert response_cache.breaker.trips == trips + 1
     assert wait_until(lambda: api.get(url)["X-Cache"] == "HIT")
 
@@ -100,9 +96,7 @@ def test_a_restart_alone_retires_old_answers(own_redis, other_api, book):
     assert response_cache.relay.check() is False  # nothing new: answers stay
 
 
-def test_relay_thread_applies_a_missed_invalidation_within_a_second(
-    own_redis, api, other_api, book, settings
-):
+def test_relay_thread_applies_a_missed_invalidation_within_a_second(own_redis, api, other_api, book, settings):
     settings.REDIS_CACHE_RELAY_SECONDS = 0.1
     url = f"/api/v1/books/{book.pk}/"
     other_api.get(url)

@@ -45,9 +45,7 @@ def test_a_reader_held_between_its_read_and_its_store_cannot_leave_a_stale_answe
 
 
 def test_concurrent_misses_build_once(user, settings):
-    settings.REDIS_CACHE_LEASE_WAIT_SECONDS = (
-        10  # the waiters outlast the slow build, however busy the machine
-    )
+    settings.REDIS_CACHE_LEASE_WAIT_SECONDS = 10  # the waiters outlast the slow build, however busy the machine
     book = make_book(user, chapters=2)
     params = {"book_id": book.pk, "number": 1}
     builds = []

@@ -126,9 +126,7 @@ def test_missing_chapter_is_404_and_not_cached(api, book):
     assert not cache.has_key(f"book:{book.pk}:chapter:9")
 
 
-def test_token_user_is_cached_and_a_deleted_token_is_refused_at_once(
-    api, user, book, django_assert_num_queries
-):
+def test_token_user_is_cached_and_a_deleted_token_is_refused_at_once(api, user, book, django_assert_num_queries):
     url = f"/api/v1/books/{book.pk}/"
     api.get(url)
     with django_assert_num_queries(0):

@@ -285,9 +285,7 @@ def test_book_changelist_offers_the_cache_actions(superuser_client, user):
 
 def test_warm_action_on_selected_books(superuser_client, api, user):
     chosen, other = support.book_with_content(user), support.book_with_content(user)
-    response = superuser_client.post(
-        BOOKS, {"action": "warm_cache", "_selected_action": [chosen.pk]}, follow=True
-    )
+    response = superuser_client.post(BOOKS, {"action": "warm_cache", "_selected_action": [chosen.pk]}, follow=True)
     assert any("Warmed 1 book(s)" in text for text in texts(response))
     assert support.response_keys() == support.book_response_keys(chosen)
     for url in support.book_read_urls(chosen):
@@ -302,15 +300,11 @@ def test_clear_action_on_selected_books(superuser_client, api, user, foreign):
     api.get(f"/api/v1/books/{other.pk}/progress/")
     others = support.other_keys()
 
-    response = superuser_client.post(
-        BOOKS, {"action": "clear_cache", "_selected_action": [chosen.pk]}, follow=True
-    )
+    response = superuser_client.post(BOOKS, {"action": "clear_cache", "_selected_action": [chosen.pk]}, follow=True)
 
     deleted = len(support.book_response_keys(chosen)) + 1  # and the reader's progress of it
     assert any(f"{deleted} key(s) deleted" in text for text in texts(response))
-    assert support.response_keys() == support.book_response_keys(other) | {
-        f"user:{user.pk}:progress:{other.pk}"
-    }
+    assert support.response_keys() == support.book_response_keys(other) | {f"user:{user.pk}:progress:{other.pk}"}
     assert support.other_keys() >= others
     assert support.all_exist(foreign)
 
@@ -318,8 +312,6 @@ def test_clear_action_on_selected_books(superuser_client, api, user, foreign):
 def test_book_actions_while_redis_is_down_show_a_message(superuser_client, user, redis_down):
     book = make_book(user)
     for action in ("warm_cache", "clear_cache"):
-        response = superuser_client.post(
-            BOOKS, {"action": action, "_selected_action": [book.pk]}, follow=True
-        )
+        response = superuser_client.post(BOOKS, {"action": action, "_selected_action": [book.pk]}, follow=True)
         assert response.status_code == 200
         assert any("unreachable" in text for text in texts(response))

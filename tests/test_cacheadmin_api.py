@@ -41,11 +41,7 @@ def redis_down(settings):
 
 
 def call(client, method, url, data=None):
-    return (
-        getattr(client, method)(url, data, format="json")
-        if data is not None
-        else getattr(client, method)(url)
-    )
+    return getattr(client, method)(url, data, format="json") if data is not None else getattr(client, method)(url)
 
 
 ENDPOINTS = [("get", STATS, None), ("delete", CLEAR, None), ("delete", f"{CLEAR}book:1:*/", None)]
@@ -183,9 +179,7 @@ def test_clear_by_pattern_of_user_keys(staff_api, api, user, other_api):
     other_api.get(f"/api/v1/books/{book.pk}/progress/")
     response = staff_api.delete(clear_url(f"user:{user.pk}:*"))
     assert response.json()["deleted"] == 1
-    assert support.response_keys() == {
-        key for key in support.response_keys() if not key.startswith(f"user:{user.pk}:")
-    }
+    assert support.response_keys() == {key for key in support.response_keys() if not key.startswith(f"user:{user.pk}:")}
     assert len(support.response_keys()) == 1
 
 
@@ -305,9 +299,7 @@ def test_stats_answer_unavailable_while_redis_is_down(staff_api, redis_down):
     assert "ttl_seconds" in stats
 
 
-@pytest.mark.parametrize(
-    ("method", "url", "data"), [("delete", CLEAR, None), ("delete", f"{CLEAR}book:1:*/", None)]
-)
+@pytest.mark.parametrize(("method", "url", "data"), [("delete", CLEAR, None), ("delete", f"{CLEAR}book:1:*/", None)])
 def test_clear_answers_503_while_redis_is_down(staff_api, redis_down, method, url, data):
     response = call(staff_api, method, url, data)
     assert response.status_code == 503

@@ -66,9 +66,7 @@ def test_cache_stats_prints_a_table(api, user):
     assert "Response cache: available" in out
     assert "Keys: 1" in out
     assert "Hits: 1    Misses: 1    Hit rate: 50.0 %" in out
-    rows = {
-        line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("book ", "user "))
-    }
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("book ", "user "))}
     assert rows["book"][:3] == ["1", "1", "1"]
     assert rows["user"][:3] == ["0", "0", "0"]
 
@@ -195,9 +193,7 @@ def test_cache_warm_all(user, other):
     books = [make_book(user, chapters=1), make_book(other, chapters=2)]
     out, _ = run("cache_warm", "--all", "--no-progress")
     assert "Warmed 2 book(s): 9 cached answer(s) written." in out
-    assert support.response_keys() == support.book_response_keys(books[0]) | support.book_response_keys(
-        books[1]
-    )
+    assert support.response_keys() == support.book_response_keys(books[0]) | support.book_response_keys(books[1])
 
 
 def test_cache_warm_reports_missing_books(user):

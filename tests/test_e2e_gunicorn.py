@@ -69,9 +69,7 @@ def call(url, token, method="GET", body=None):
         return response.status, response.headers.get("X-Cache"), json.loads(response.read() or b"null")
 
 
-def test_no_worker_serves_an_old_answer_a_second_after_redis_returns_with_old_data(
-    gunicorn, own_redis, user, other
-):
+def test_no_worker_serves_an_old_answer_a_second_after_redis_returns_with_old_data(gunicorn, own_redis, user, other):
     book = make_book(user, title="Before the outage", visibility=Visibility.PUBLIC)
     url = f"{gunicorn}/api/v1/books/{book.pk}/"
     reader = other.auth_token.key

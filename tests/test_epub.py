@@ -23,9 +23,7 @@ def titles(book):
 
 def test_metadata():
     book = parse(
-        epub_factory.make_epub(
-            title="The Long Road", author="Jane Writer", language="fr", description="A journey."
-        )
+        epub_factory.make_epub(title="The Long Road", author="Jane Writer", language="fr", description="A journey.")
     )
 
     assert (book.title, book.author, book.language, book.description) == (
@@ -78,9 +76,7 @@ def test_navigation_document_is_not_a_chapter():
 def test_word_counts_of_contents():
     book = parse(epub_factory.make_epub())
 
-    assert [count_words(chapter.content) for chapter in book.chapters] == list(
-        epub_factory.DEFAULT_WORD_COUNTS
-    )
+    assert [count_words(chapter.content) for chapter in book.chapters] == list(epub_factory.DEFAULT_WORD_COUNTS)
 
 
 def test_content_is_the_body_without_the_head():

@@ -201,9 +201,7 @@ class Command(BaseCommand):
             role = "staff, superuser" if user.is_superuser else "reader"
             name = user.username
             self.stdout.write(f"  {name:<6} password={shown[name]}  token={tokens[name]}  ({role})")
-        self.stdout.write(
-            '  e.g. curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/api/v1/books/'
-        )
+        self.stdout.write('  e.g. curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/api/v1/books/')
 
     def _user(self, username, password, *, staff):
         user, created = get_user_model().objects.get_or_create(
