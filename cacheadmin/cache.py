@@ -17,11 +17,12 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import cache as django_cache
+from django.core.cache import caches
 from django.db import close_old_connections, connections
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from books.models import readable
 from cacheadmin import keys
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,6 @@ class Entry:
     meta: dict = field(default_factory=dict)
 
     def readable_by(self, user_id):
-        from books.models import readable
-
         owner = self.meta.get("owner")
         return owner is None or readable(owner, self.meta.get("visibility"), user_id)
 
@@ -138,17 +137,21 @@ class ResponseCache:
         return settings.REDIS_CACHE_ENABLED
 
     @staticmethod
-    def name(logical_key):
-        return django_cache.make_key(logical_key)
+    def backend():
+        """django-redis' cache: key names, (de)serialising and the Redis client."""
+        return caches["default"]
 
-    def run(self, operation):
+    def name(self, logical_key, backend=None):
+        return (backend or self.backend()).make_key(logical_key)
+
+    def run(self, operation, backend=None):
         """Run operation(redis_client) through the breaker; CacheUnavailable on failure."""
         if not self.enabled or not self.breaker.allow():
             raise CacheUnavailable
-        if self.relay.pid != os.getpid():
+        if self.relay.thread is None:
             self.relay.ensure_running()
         try:
-            result = operation(django_cache.client.get_client(write=True))
+            result = operation((backend or self.backend()).client.get_client(write=True))
         except REDIS_ERRORS as error:
             self.breaker.failed()
             log.warning("Redis unavailable: %s", error)
@@ -221,26 +224,28 @@ class ResponseCache:
 
     def lookup_many(self, reads):
         """lookup() for several (read, params) pairs in one MGET."""
+        backend = self.backend()
         names, spans = [], []
         for read, params in reads:
             gens = read.generations(**params)
-            names += [self.name(read.key(**params)), *map(self.name, gens)]
+            names.append(backend.make_key(read.key(**params)))
+            names.extend(backend.make_key(gen) for gen in gens)
             spans.append(1 + len(gens))
-        values = self.run(lambda client: client.mget(names))
+        values = self.run(lambda client: client.mget(names), backend)
         if self.stats.due():
             self.flush_stats()
         found, start = [], 0
         for span in spans:
             raw, *tags = values[start : start + span]
-            found.append((self._valid_entry(raw, tags), tags))
+            found.append((self._valid_entry(raw, tags, backend), tags))
             start += span
         return found
 
     @staticmethod
-    def _valid_entry(raw, tags):
+    def _valid_entry(raw, tags, backend):
         if raw is None or None in tags:
             return None
-        entry = Entry(*django_cache.client.decode(raw))
+        entry = Entry(*backend.client.decode(raw))
         return entry if entry.tags == tags else None
 
     def count_hit(self, read):
@@ -264,7 +269,7 @@ class ResponseCache:
         return self.run(fill)
 
     def store(self, read, params, entry):
-        value = django_cache.client.encode([entry.tags, entry.payload, entry.meta], allow_int=False)
+        value = self.backend().client.encode([entry.tags, entry.payload, entry.meta], allow_int=False)
         name = self.name(read.key(**params))
 
         def put(client):
@@ -359,8 +364,9 @@ class Relay:
     def __init__(self, cache):
         self.cache = cache
         self._run_id = None
-        self._thread = None
-        self.pid = None
+        self.thread = None
+        # A forked worker (gunicorn) starts a relay thread of its own on first use.
+        os.register_at_fork(after_in_child=self._forget_thread)
         self._wake = threading.Event()
         self._stopping = False
 
@@ -408,11 +414,10 @@ class Relay:
     def ensure_running(self):
         if self.interval <= 0 or not self.cache.enabled:
             return
-        if self._thread is not None and self.pid == os.getpid() and self._thread.is_alive():
+        if self.thread is not None and self.thread.is_alive():
             return
-        self.pid = os.getpid()
-        self._thread = threading.Thread(target=self._loop, name="cache-relay", daemon=True)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._loop, name="cache-relay", daemon=True)
+        self.thread.start()
 
     def _loop(self):
         while self.interval > 0 and not self._stopping:
@@ -431,9 +436,12 @@ class Relay:
     def stop(self):
         self._stopping = True
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._thread, self.pid, self._stopping = None, None, False
+        if self.thread is not None:
+            self.thread.join(5)
+        self._forget_thread()
+
+    def _forget_thread(self):
+        self.thread, self._stopping = None, False
 
 
 response_cache = ResponseCache()
