@@ -137,6 +137,54 @@ class Service:
         self.process.wait(30)
 
 
+def _cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(redis, token, paths, count=2000):
+    """CPU time (server worker, Redis, client) per request, one request at a time.
+
+    Unlike throughput on a shared 2-core machine, this barely moves between runs.
+    """
+    costs = {}
+    with Service(redis.url, 1) as service:
+        workers = [
+            int(pid)
+            for pid in Path(f"/proc/{service.process.pid}/task/{service.process.pid}/children").read_text().split()
+        ]
+        for name, path in paths.items():
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                "Accept: application/json\r\nConnection: close\r\n\r\n"
+            ).encode()
+
+            def one(request=request):
+                with socket.create_connection(("127.0.0.1", service.port)) as sock:
+                    sock.sendall(request)
+                    while sock.recv(65536):
+                        pass
+
+            for _ in range(200):
+                one()
+            worker, server, client = (
+                sum(map(_cpu_seconds, workers)),
+                _cpu_seconds(redis.process.pid),
+                time.process_time(),
+            )
+            for _ in range(count):
+                one()
+            costs[name] = tuple(
+                (after - before) / count * 1e6
+                for before, after in (
+                    (worker, sum(map(_cpu_seconds, workers))),
+                    (server, _cpu_seconds(redis.process.pid)),
+                    (client, time.process_time()),
+                )
+            )
+    return costs
+
+
 # --- in-process measurements -------------------------------------------------------------
 
 
@@ -306,6 +354,18 @@ def run(args, redis):
             f"| {off['rps']:.0f} | {off['p50']:.2f} | {off['p99']:.2f} | {on['rps'] / max(off['rps'], 1):.1f} "
             f"| {zlib['rps']:.0f} |"
         )
+    cpu = cpu_per_request(redis, token, paths)
+    floor_cpu = sum(cpu["healthz (floor)"])
+    lines += [
+        "",
+        "## CPU per request (cache on, one request at a time, one worker)",
+        "",
+        "| read | worker µs | Redis µs | client µs | total µs | floor / total |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, (worker, server, client) in cpu.items():
+        total = worker + server + client
+        lines.append(f"| {name} | {worker:.0f} | {server:.0f} | {client:.0f} | {total:.0f} | {floor_cpu / total:.2f} |")
     errors = sum(result["errors"] for result in loads.values())
     lines += ["", f"Failed requests in all rows: {errors}.", "", "## SQL queries per warm hit", ""]
     for name, (count, outcome) in queries_per_hit(token, book).items():

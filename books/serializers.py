@@ -137,8 +137,3 @@ class DescriptionCreateSerializer(serializers.Serializer):
     chapter = serializers.IntegerField(min_value=1)
     kind = serializers.ChoiceField(choices=DescriptionKind.choices)
     text = serializers.CharField(max_length=20000)
-
-
-class DescriptionFilterSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=DescriptionKind.choices, required=False)
-    chapter = serializers.IntegerField(min_value=1, required=False)

@@ -181,3 +181,25 @@ def test_bad_query_on_a_cached_read_is_400_not_a_hit(api, book):
     api.get("/api/v1/books/")
     assert api.get("/api/v1/books/?shelf=nonsense").status_code == 400
     assert api.get(f"/api/v1/books/{book.pk}/descriptions/?kind=smell").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query", ["chapter=0", "chapter=-1", "chapter=x", "chapter=99999999999999999999", "kind=smell"]
+)
+def test_description_filters_are_checked_on_hits_and_misses(api, book, query):
+    url = f"/api/v1/books/{book.pk}/descriptions/"
+    api.get(url)
+
+    response = api.get(f"{url}?{query}")
+
+    assert response.status_code == 400
+    assert set(response.json()) <= {"kind", "chapter"}
+
+
+def test_description_filters_have_keys_of_their_own(api, book, user):
+    url = f"/api/v1/books/{book.pk}/descriptions/"
+    assert len(api.get(url).json()) == 1
+    assert api.get(f"{url}?chapter=2").json() == []
+    assert api.get(f"{url}?chapter=1&kind=location")["X-Cache"] == "MISS"
+    assert api.get(f"{url}?chapter=1&kind=location")["X-Cache"] == "HIT"
+    assert cache.has_key(f"book:{book.pk}:descriptions:location:1")
