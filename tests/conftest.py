@@ -3,6 +3,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cacheadmin.cache import response_cache
+from tests import cacheadmin_support
 from tests.factories import UserFactory
 from tests.redis_server import RedisServer
 
@@ -67,4 +68,20 @@ def own_redis(settings, tmp_path):
     settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": server.url}}
     yield server
     server.stop()
+    response_cache.breaker.succeeded()
+
+
+@pytest.fixture
+def foreign():
+    """Keys of other programs in the same Redis database, which no clear may touch."""
+    names = cacheadmin_support.plant_foreign_keys()
+    yield names
+    cacheadmin_support.remove_keys(names)
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache pointed at a port where no Redis listens."""
+    cacheadmin_support.point_cache_at_dead_redis(settings)
+    yield
     response_cache.breaker.succeeded()

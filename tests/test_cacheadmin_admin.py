@@ -31,20 +31,6 @@ def reader_client(user):
     return client
 
 
-@pytest.fixture
-def foreign():
-    names = support.plant_foreign_keys()
-    yield names
-    support.remove_keys(names)
-
-
-@pytest.fixture
-def redis_down(settings):
-    support.point_cache_at_dead_redis(settings)
-    yield
-    response_cache.breaker.succeeded()
-
-
 def texts(response):
     return [str(message) for message in get_messages(response.wsgi_request)]
 

@@ -26,20 +26,6 @@ def staff_api(staff):
     return client_for(staff)
 
 
-@pytest.fixture
-def foreign():
-    names = support.plant_foreign_keys()
-    yield names
-    support.remove_keys(names)
-
-
-@pytest.fixture
-def redis_down(settings):
-    support.point_cache_at_dead_redis(settings)
-    yield
-    response_cache.breaker.succeeded()
-
-
 def call(client, method, url, data=None):
     return getattr(client, method)(url, data, format="json") if data is not None else getattr(client, method)(url)
 

@@ -13,20 +13,6 @@ from tests.factories import make_book
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def foreign():
-    names = support.plant_foreign_keys()
-    yield names
-    support.remove_keys(names)
-
-
-@pytest.fixture
-def redis_down(settings):
-    support.point_cache_at_dead_redis(settings)
-    yield
-    response_cache.breaker.succeeded()
-
-
 def run(*args, **options):
     out, err = StringIO(), StringIO()
     call_command(*args, stdout=out, stderr=err, **options)
