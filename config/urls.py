@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
+from django.urls.converters import IntConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from books import views as books
@@ -7,21 +8,30 @@ from cacheadmin import health
 from reader import accounts
 from reader import views as reader
 
+
+class IdConverter(IntConverter):
+    """A positive integer that fits every database's 64-bit integers; longer ones are 404."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_converter(IdConverter, "id")
+
 api = [
     path("auth/register/", accounts.RegisterView.as_view(), name="register"),
     path("auth/token/", accounts.TokenView.as_view(), name="token"),
     path("books/", books.BookListView.as_view(), name="book-list"),
-    path("books/<int:book_id>/", books.BookDetailView.as_view(), name="book-detail"),
-    path("books/<int:book_id>/chapters/", books.ChapterListView.as_view(), name="chapter-list"),
-    path("books/<int:book_id>/chapters/<int:number>/", books.ChapterDetailView.as_view(), name="chapter-detail"),
-    path("books/<int:book_id>/progress/", reader.ProgressView.as_view(), name="progress"),
-    path("books/<int:book_id>/descriptions/", books.DescriptionListView.as_view(), name="description-list"),
+    path("books/<id:book_id>/", books.BookDetailView.as_view(), name="book-detail"),
+    path("books/<id:book_id>/chapters/", books.ChapterListView.as_view(), name="chapter-list"),
+    path("books/<id:book_id>/chapters/<id:number>/", books.ChapterDetailView.as_view(), name="chapter-detail"),
+    path("books/<id:book_id>/progress/", reader.ProgressView.as_view(), name="progress"),
+    path("books/<id:book_id>/descriptions/", books.DescriptionListView.as_view(), name="description-list"),
     path(
-        "books/<int:book_id>/descriptions/<int:description_id>/",
+        "books/<id:book_id>/descriptions/<id:description_id>/",
         books.DescriptionDetailView.as_view(),
         name="description-detail",
     ),
-    path("books/<int:book_id>/cover/", books.CoverView.as_view(), name="book-cover"),
+    path("books/<id:book_id>/cover/", books.CoverView.as_view(), name="book-cover"),
     path("admin/cache/", include("cacheadmin.urls")),
 ]
 
