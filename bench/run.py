@@ -258,7 +258,7 @@ def invalidation_ms(book, redis, unrelated):
                 pipe.execute()
         pipe.execute()
     dbsize = client.dbsize()
-    gens = keys.for_book(book.pk, book.owner_id, True, True)
+    gens = keys.for_book(book.pk, [book.owner_id], True, True)
     timings = []
     for _ in range(500):
         started = time.perf_counter()

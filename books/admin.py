@@ -28,6 +28,12 @@ class BookAdmin(admin.ModelAdmin):
     ]
     raw_id_fields = ["owner"]
     inlines = [ChapterInline]
+
+    def save_model(self, request, obj, form, change):
+        if "cover" in form.changed_data:
+            obj.refresh_cover_facts()
+        super().save_model(request, obj, form, change)
+
     actions = [warm_cache, clear_cache]
 
 

@@ -1,7 +1,10 @@
+import hashlib
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from books.text import count_words, reading_time_minutes, sanitize_html
 
@@ -82,6 +85,14 @@ class Book(models.Model):
     def is_readable_by(self, user_id):
         return readable(self.owner_id, self.visibility, user_id)
 
+    def refresh_cover_facts(self):
+        """The cover's ETag and date, after a new cover file was set (or the cover removed)."""
+        digest = hashlib.sha256()
+        for chunk in self.cover.chunks() if self.cover else ():
+            digest.update(chunk)
+        self.cover_etag = digest.hexdigest() if self.cover else ""
+        self.cover_updated_at = timezone.now() if self.cover else None
+
 
 class Chapter(models.Model):
     book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="chapters")
@@ -123,3 +134,7 @@ class Description(models.Model):
 
     def __str__(self):
         return f"{self.kind}: {self.text[:40]}"
+
+    def clean(self):
+        if self.book_id and self.chapter_id and self.chapter.book_id != self.book_id:
+            raise ValidationError({"chapter": "This chapter belongs to another book."})

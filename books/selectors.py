@@ -1,6 +1,6 @@
 """Queries behind the books API."""
 
-from django.db.models import Prefetch
+from django.db.models import Max, Min, Prefetch, Q
 from rest_framework.exceptions import NotFound
 
 from books.models import Book, Chapter, Description, Visibility
@@ -44,6 +44,14 @@ def get_chapter(book_id, number):
     if chapter is None:
         raise NotFound
     return chapter
+
+
+def neighbours(book_id, number):
+    """The numbers of the chapters before and after this one (None at the ends): numbers may have gaps."""
+    around = Chapter.objects.filter(book_id=book_id).aggregate(
+        previous=Max("number", filter=Q(number__lt=number)), next=Min("number", filter=Q(number__gt=number))
+    )
+    return around["previous"], around["next"]
 
 
 def chapters_of(book_id):

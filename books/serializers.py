@@ -1,6 +1,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from books import selectors
 from books.models import Book, Chapter, Description, DescriptionKind, Visibility
 from books.text import reading_time_minutes
 
@@ -114,10 +115,16 @@ class ChapterSerializer(serializers.ModelSerializer):
         return reading_time_minutes(chapter.word_count)
 
     def get_previous(self, chapter) -> int | None:
-        return chapter.number - 1 if chapter.number > 1 else None
+        return self._neighbours(chapter)[0]
 
     def get_next(self, chapter) -> int | None:
-        return chapter.number + 1 if chapter.number < chapter.book.chapter_count else None
+        return self._neighbours(chapter)[1]
+
+    @staticmethod
+    def _neighbours(chapter):
+        if not hasattr(chapter, "_neighbours"):
+            chapter._neighbours = selectors.neighbours(chapter.book_id, chapter.number)
+        return chapter._neighbours
 
 
 class ChapterUpdateSerializer(serializers.Serializer):

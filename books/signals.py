@@ -4,8 +4,13 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from books.models import Book, Chapter
+from books import changes
+from books.models import Book, Chapter, Description
 from books.services import refresh_counts
+
+changes.track(Book, "owner_id", "visibility")
+changes.track(Chapter, "book_id")
+changes.track(Description, "book_id")
 
 
 @receiver(post_delete, sender=Book)
@@ -17,8 +22,11 @@ def delete_book_files(sender, instance, **kwargs):
 
 @receiver(post_save, sender=Chapter)
 def chapter_saved(sender, instance, raw=False, **kwargs):
-    if not raw:
-        refresh_counts(instance.book_id)
+    if raw:
+        return
+    refresh_counts(instance.book_id)
+    if changes.before(instance, "book_id") != instance.book_id:  # moved: the old book lost it
+        refresh_counts(changes.before(instance, "book_id"))
 
 
 @receiver(post_delete, sender=Chapter)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
@@ -59,10 +59,6 @@ class Breaker:
         self._open_until = 0.0
         self.trips = 0  # failures seen by this process: each cost one timeout at most
 
-    @property
-    def is_open(self):
-        return self._open_until != 0.0
-
     def allow(self):
         if not self._open_until:
             return True
@@ -78,9 +74,7 @@ class Breaker:
         self._open_until = time.monotonic() + settings.REDIS_CACHE_RETRY_SECONDS
 
     def succeeded(self):
-        was_open = self.is_open
         self._open_until = 0.0
-        return was_open
 
 
 @dataclass(frozen=True)
@@ -145,19 +139,27 @@ class ResponseCache:
         return (backend or self.backend()).make_key(logical_key)
 
     def run(self, operation, backend=None):
-        """Run operation(redis_client) through the breaker; CacheUnavailable on failure."""
+        """Run operation(redis_client) through the breaker; CacheUnavailable on failure.
+
+        After a failure (or a missed invalidation) the first call that reaches Redis
+        again catches up with the database before its own operation: nothing stored
+        before the outage is served until then.
+        """
         if not self.enabled or not self.breaker.allow():
             raise CacheUnavailable
         if self.relay.thread is None:
             self.relay.ensure_running()
+        client = (backend or self.backend()).client.get_client(write=True)
         try:
-            result = operation((backend or self.backend()).client.get_client(write=True))
+            if self.relay.pending and operation != self.relay.catch_up:
+                self.relay.catch_up(client)
+            result = operation(client)
         except REDIS_ERRORS as error:
             self.breaker.failed()
+            self.relay.pending = True
             log.warning("Redis unavailable: %s", error)
             raise CacheUnavailable from error
-        if self.breaker.succeeded():
-            self.relay.wake()
+        self.breaker.succeeded()
         return result
 
     def available(self):
@@ -369,6 +371,7 @@ class Relay:
         os.register_at_fork(after_in_child=self._forget_thread)
         self._wake = threading.Event()
         self._stopping = False
+        self.pending = False  # Redis failed or missed an invalidation since the last catch-up
 
     @property
     def interval(self):
@@ -377,6 +380,7 @@ class Relay:
     def missed(self):
         from cacheadmin.models import InvalidationLog
 
+        self.pending = True
         try:
             InvalidationLog.record_miss()
         except Exception:
@@ -389,27 +393,32 @@ class Relay:
             self._wake.set()
 
     def check(self):
-        """Compare the database's count of missed invalidations with Redis; True if retired."""
+        """Catch up with the database now; True if every cached answer was retired."""
+        return self.cache.run(self.catch_up)
+
+    def catch_up(self, client):
+        """Retire every answer if the database counted invalidations Redis has not seen,
+        or Redis restarted since this process last looked."""
         from cacheadmin.models import InvalidationLog
 
-        missed = InvalidationLog.missed_count()
-
-        def compare_and_retire(client):
-            run_id = client.info("server").get("run_id")
-            restarted = self._run_id is not None and run_id != self._run_id
-            retired = client.eval(
-                self.BUMP,
-                2,
-                self.cache.name(APPLIED_KEY),
-                self.cache.name(keys.EPOCH_GEN),
-                missed,
-                new_generation(),
-                "1" if restarted else "0",
-            )
-            self._run_id = run_id
-            return bool(retired)
-
-        return self.cache.run(compare_and_retire)
+        try:
+            missed = InvalidationLog.missed_count()
+        except DatabaseError as error:
+            raise CacheUnavailable from error  # nothing can be trusted until we know
+        run_id = client.info("server").get("run_id")
+        restarted = self._run_id is not None and run_id != self._run_id
+        retired = client.eval(
+            self.BUMP,
+            2,
+            self.cache.name(APPLIED_KEY),
+            self.cache.name(keys.EPOCH_GEN),
+            missed,
+            new_generation(),
+            "1" if restarted else "0",
+        )
+        self._run_id = run_id
+        self.pending = False
+        return bool(retired)
 
     def ensure_running(self):
         if self.interval <= 0 or not self.cache.enabled:

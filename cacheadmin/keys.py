@@ -127,8 +127,10 @@ def is_valid_pattern(pattern):
 # --- what each write retires ---------------------------------------------------
 
 
-def for_book(book_id, owner_id, public_now, public_before):
-    gens = [book_gen(book_id), user_gen(owner_id)]
+def for_book(book_id, owner_ids, public_now, public_before):
+    """A book changed: its reads, its owners' lists (before and after), and if it is or was
+    public, every user's lists."""
+    gens = [book_gen(book_id), *(user_gen(owner_id) for owner_id in set(owner_ids))]
     if public_now or public_before:
         gens.append(PUBLIC_GEN)
     return gens

@@ -7,10 +7,11 @@ management commands, and cascades.
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models.signals import post_delete, post_init, post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
+from books import changes
 from books.models import Book, Chapter, Description, Visibility
 from cacheadmin import keys
 from cacheadmin.cache import response_cache
@@ -40,28 +41,25 @@ def retire_after_commit(generations):
     batch.generations.update(generations)
 
 
-@receiver(post_init, sender=Book)
-def remember_visibility(sender, instance, **kwargs):
-    instance._visibility_loaded = instance.visibility
-
-
 @receiver([post_save, post_delete], sender=Book)
 def book_changed(sender, instance, **kwargs):
     public_now = instance.visibility == Visibility.PUBLIC
-    public_before = instance._visibility_loaded == Visibility.PUBLIC
-    retire_after_commit(keys.for_book(instance.pk, instance.owner_id, public_now, public_before))
-    instance._visibility_loaded = instance.visibility
+    public_before = changes.before(instance, "visibility") == Visibility.PUBLIC
+    owners = (instance.owner_id, changes.before(instance, "owner_id"))
+    retire_after_commit(keys.for_book(instance.pk, owners, public_now, public_before))
 
 
 @receiver([post_save, post_delete], sender=Chapter)
 @receiver([post_save, post_delete], sender=Description)
 def book_content_changed(sender, instance, **kwargs):
-    retire_after_commit(keys.for_book_content(instance.book_id))
+    book_ids = {instance.book_id, changes.before(instance, "book_id")}
+    retire_after_commit([gen for book_id in book_ids for gen in keys.for_book_content(book_id)])
 
 
 @receiver([post_save, post_delete], sender=ReadingProgress)
 def progress_changed(sender, instance, **kwargs):
-    retire_after_commit(keys.for_progress(instance.user_id))
+    user_ids = {instance.user_id, changes.before(instance, "user_id")}
+    retire_after_commit([gen for user_id in user_ids for gen in keys.for_progress(user_id)])
 
 
 @receiver([post_save, post_delete], sender=Token)

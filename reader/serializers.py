@@ -18,6 +18,6 @@ class ProgressInputSerializer(serializers.Serializer):
     percent = serializers.FloatField(min_value=0.0, max_value=100.0, required=False)
 
     def validate_chapter(self, value):
-        if value > self.context["book"].chapter_count:
+        if not self.context["book"].chapters.filter(number=value).exists():
             raise serializers.ValidationError("There is no such chapter in this book.")
         return value

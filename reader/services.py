@@ -14,12 +14,14 @@ def save_progress(user, book, *, chapter, position, cfi="", percent=None):
 
 
 def percent_read(book, chapter, position):
-    """How far into the book, weighted by the chapters' word counts."""
-    counts = list(Chapter.objects.filter(book=book).order_by("number").values_list("word_count", flat=True))
-    total = sum(counts)
-    if not counts:
+    """How far into the book, weighted by the chapters' word counts (numbers may have gaps)."""
+    chapters = list(Chapter.objects.filter(book=book).order_by("number").values_list("number", "word_count"))
+    numbers = [number for number, _ in chapters]
+    if chapter not in numbers:
         return 0.0
+    total = sum(words for _, words in chapters)
     if total == 0:
-        return round(100.0 * (chapter - 1 + position) / len(counts), 2)
-    done = sum(counts[: chapter - 1]) + position * counts[chapter - 1]
+        return round(100.0 * (numbers.index(chapter) + position) / len(chapters), 2)
+    done = sum(words for number, words in chapters if number < chapter)
+    done += position * dict(chapters)[chapter]
     return round(100.0 * done / total, 2)

@@ -6,6 +6,7 @@ import pytest
 
 from books.models import Visibility
 from cacheadmin.cache import response_cache
+from tests.conftest import as_a_fresh_worker
 from tests.factories import make_book
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fault]
@@ -75,7 +76,7 @@ def test_invalidation_missed_while_redis_was_down_is_applied_when_it_returns_wit
     own_redis.stop()
     assert api.patch(url, {"title": "Written while Redis was down"}, format="json").status_code == 200
     own_redis.start()  # back with its saved data: the old answer and the old generations
-    response_cache.breaker.succeeded()  # as in a worker that never saw the outage
+    as_a_fresh_worker()
 
     assert response_cache.relay.check() is True
     response = other_api.get(url)
@@ -89,7 +90,7 @@ def test_a_restart_alone_retires_old_answers(own_redis, other_api, book):
     response_cache.relay.check()
 
     own_redis.restart()
-    response_cache.breaker.succeeded()
+    as_a_fresh_worker()
 
     assert response_cache.relay.check() is True
     assert other_api.get(url)["X-Cache"] == "MISS"
@@ -106,7 +107,7 @@ def test_relay_thread_applies_a_missed_invalidation_within_a_second(own_redis, a
         own_redis.stop()
         api.patch(url, {"title": "Relayed"}, format="json")
         own_redis.start()
-        response_cache.breaker.succeeded()  # this process: no failure to notice on reads
+        as_a_fresh_worker()  # this process notices nothing: the relay thread must
         time.sleep(1.0)
 
         assert other_api.get(url).json()["title"] == "Relayed"
