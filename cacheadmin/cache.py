@@ -247,7 +247,10 @@ class ResponseCache:
     def _valid_entry(raw, tags, backend):
         if raw is None or None in tags:
             return None
-        entry = Entry(*backend.client.decode(raw))
+        try:
+            entry = Entry(*backend.client.decode(raw))
+        except (ValueError, TypeError):  # not ours, or from an older release: a miss
+            return None
         return entry if entry.tags == tags else None
 
     def count_hit(self, read):

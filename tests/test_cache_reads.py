@@ -203,3 +203,16 @@ def test_description_filters_have_keys_of_their_own(api, book, user):
     assert api.get(f"{url}?chapter=1&kind=location")["X-Cache"] == "MISS"
     assert api.get(f"{url}?chapter=1&kind=location")["X-Cache"] == "HIT"
     assert cache.has_key(f"book:{book.pk}:descriptions:location:1")
+
+
+@pytest.mark.parametrize("garbage", [b"\xc1not msgpack", b"\x93\x01\x02\x03", b"plain text"])
+def test_an_unreadable_stored_answer_is_a_miss_not_a_500(api, book, garbage):
+    url = f"/api/v1/books/{book.pk}/"
+    api.get(url)
+    cache.client.get_client().set(cache.make_key(f"book:{book.pk}:metadata"), garbage)
+
+    response = api.get(url)
+
+    assert (response.status_code, response["X-Cache"]) == (200, "MISS")
+    assert response.json()["title"] == "Cached"
+    assert api.get(url)["X-Cache"] == "HIT"
