@@ -93,28 +93,47 @@ class CachedReadMixin:
         return respond(request, entry.payload, entry.meta["etag"], outcome)
 
     def _warm_hit(self, request, url_kwargs):
-        """The stored answer for a token holder who may read it, else None (take DRF's path)."""
+        """The stored answer for a token holder who may read it, else None (take DRF's path).
+
+        A per-user read needs the holder's id to name its key. This process remembers the
+        id of each token it has seen, so both are fetched in one MGET; the token entry in
+        that MGET must still be valid and name the same user, or nothing is served.
+        """
         token = bearer_token(request)
         if token is None or not _wants_json(request):
             return None
+        holder_read = token_read(token)
+        digest = holder_read[1]["digest"]
+        user_id = _token_holders.get(digest)
         try:
-            if self.read.per_user:
-                [(holder, _)] = response_cache.lookup_many([token_read(token)])
+            if self.read.per_user and user_id is None:
+                [(holder, _)] = response_cache.lookup_many([holder_read])
                 if holder is None or holder.payload is None:
                     return None
-                params = self.read_params(request, holder.payload["id"], **url_kwargs)
-                [(entry, _)] = response_cache.lookup_many([(self.read, params)])
-            else:
-                params = self.read_params(request, None, **url_kwargs)
-                (holder, _), (entry, _) = response_cache.lookup_many([token_read(token), (self.read, params)])
+                user_id = _remember_holder(digest, holder.payload["id"])
+            params = self.read_params(request, user_id, **url_kwargs)
+            (holder, _), (entry, _) = response_cache.lookup_many([holder_read, (self.read, params)])
         except (CacheUnavailable, ValidationError):
             return None
         if holder is None or holder.payload is None or entry is None:
+            return None
+        if self.read.per_user and holder.payload["id"] != user_id:
+            _remember_holder(digest, holder.payload["id"])  # the token changed hands
             return None
         if not entry.readable_by(holder.payload["id"]):
             return None
         response_cache.count_hit(self.read)
         return respond(request, entry.payload, entry.meta["etag"], HIT)
+
+
+_token_holders = {}  # token digest -> user id, as last confirmed by Redis (never trusted alone)
+
+
+def _remember_holder(digest, user_id):
+    if len(_token_holders) >= 10_000:
+        _token_holders.clear()
+    _token_holders[digest] = user_id
+    return user_id
 
 
 def _wants_json(request):

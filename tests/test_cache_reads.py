@@ -216,3 +216,22 @@ def test_an_unreadable_stored_answer_is_a_miss_not_a_500(api, book, garbage):
     assert (response.status_code, response["X-Cache"]) == (200, "MISS")
     assert response.json()["title"] == "Cached"
     assert api.get(url)["X-Cache"] == "HIT"
+
+
+def test_per_user_hits_follow_a_token_that_changed_hands(api, user, other, book, django_assert_num_queries):
+    url = f"/api/v1/books/{book.pk}/progress/"
+    api.put(url, {"chapter": 3, "position": 0.5}, format="json")
+    assert api.get(url).json()["chapter"] == 3
+    assert api.get(url)["X-Cache"] == "HIT"
+
+    other.auth_token.delete()  # one token per user
+    token = user.auth_token
+    token.user = other
+    token.save()
+
+    for _ in range(3):  # the new holder's own progress, never the old one's
+        response = api.get(url)
+        assert response.json()["chapter"] == 1
+    assert response["X-Cache"] == "HIT"
+    with django_assert_num_queries(0):
+        assert api.get(url)["X-Cache"] == "HIT"
