@@ -57,7 +57,7 @@ class CachedReadMixin:
     without serializers; access is checked on every answer, hits included.
 
     A warm hit with an API token is answered before DRF's request handling, from one
-    MGET (two for a per-user read); anything else takes DRF's path through get().
+    MGET; anything else takes DRF's path through get().
     """
 
     read = None
