@@ -143,7 +143,10 @@ def _wants_json(request):
 
 def is_not_modified(request, etag):
     """If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x"."""
-    candidates = parse_etags(request.headers.get("If-None-Match", ""))
+    header = request.META.get("HTTP_IF_NONE_MATCH")
+    if not header:
+        return False
+    candidates = parse_etags(header)
     return "*" in candidates or etag.removeprefix("W/") in {c.removeprefix("W/") for c in candidates}
 
 
