@@ -107,10 +107,10 @@ def refresh_counts(book_id):
     """Recompute a book's chapter and word counts from its chapters."""
     totals = Chapter.objects.filter(book_id=book_id).aggregate(n=Count("id"), words=Sum("word_count"))
     book = Book.objects.filter(pk=book_id).first()
-    if book is None:
-        return
-    book.chapter_count = totals["n"]
-    book.word_count = totals["words"] or 0
+    counts = (totals["n"], totals["words"] or 0)
+    if book is None or (book.chapter_count, book.word_count) == counts:
+        return  # a retitled chapter leaves the book (and every list showing it) as it was
+    book.chapter_count, book.word_count = counts
     book.save(update_fields=["chapter_count", "word_count", "updated_at"])
 
 

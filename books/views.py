@@ -150,7 +150,6 @@ class ChapterDetailView(CachedReadMixin, APIView):
         form = serializers.ChapterUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         services.update_chapter(chapter, **form.validated_data)
-        chapter.book.refresh_from_db()
         return Response(serializers.ChapterSerializer(chapter).data)
 
 

@@ -178,26 +178,16 @@ class ResponseCache:
         """
         try:
             entry, tags = self.lookup(read, params)
-            if entry is None:
-                tags = self.fill_generations(read, params, tags)
-                if not self.take_lease(read, params):
-                    entry = self.wait_for(read, params)
-                    outcome = HIT if entry else MISS
-                    return self._counted(read, entry or Entry(tags, *compute()), outcome)
+            if entry is not None:
+                return self._counted(read, entry, HIT)
+            tags = self.fill_generations(read, params, tags)
+            if not self.take_lease(read, params):
+                entry = self.wait_for(read, params)
+                return self._counted(read, entry or Entry(tags, *compute()), HIT if entry else MISS)
         except CacheUnavailable:
             return Entry([], *compute()), BYPASS
-        if entry is not None:
-            return self._counted(read, entry, HIT)
-        try:
-            entry = Entry(tags, *compute())
-        except BaseException:
-            self.drop_lease(read, params)
-            raise
-        try:
-            self.store(read, params, entry)
-        except CacheUnavailable:
-            return entry, BYPASS
-        return self._counted(read, entry, MISS)
+        entry, stored = self._compute_and_store(read, params, tags, compute)
+        return self._counted(read, entry, MISS) if stored else (entry, BYPASS)
 
     def warm(self, read, params, compute):
         """Compute and store read(params) unless a valid answer is there; True if stored."""
@@ -207,13 +197,25 @@ class ResponseCache:
         tags = self.fill_generations(read, params, tags)
         if not self.take_lease(read, params):
             return False
+        if not self._compute_and_store(read, params, tags, compute)[1]:
+            raise CacheUnavailable
+        return True
+
+    def _compute_and_store(self, read, params, tags, compute):
+        """Under the lease just taken: compute, then store (which frees the lease).
+
+        (entry, stored); the entry is good to serve even when Redis failed to take it.
+        """
         try:
             entry = Entry(tags, *compute())
         except BaseException:
             self.drop_lease(read, params)
             raise
-        self.store(read, params, entry)
-        return True
+        try:
+            self.store(read, params, entry)
+        except CacheUnavailable:
+            return entry, False
+        return entry, True
 
     def _counted(self, read, entry, outcome):
         if read.namespace in keys.NAMESPACES:
@@ -234,7 +236,7 @@ class ResponseCache:
             names.extend(backend.make_key(gen) for gen in gens)
             spans.append(1 + len(gens))
         values = self.run(lambda client: client.mget(names), backend)
-        if self.stats.due():
+        if self.relay.thread is None and self.stats.due():  # else the relay thread flushes
             self.flush_stats()
         found, start = [], 0
         for span in spans:
@@ -342,9 +344,6 @@ class ResponseCache:
             self.run(replace)
         except CacheUnavailable:
             self.relay.missed()
-
-    def retire_everything(self):
-        self.invalidate([keys.EPOCH_GEN])
 
 
 class Relay:

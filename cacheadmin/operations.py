@@ -66,14 +66,11 @@ def _stored_head():
     return head
 
 
-def _glob_escape(text):
-    return re.sub(r"([\\*?\[\]])", r"\\\1", text)
-
-
 def _response_keys(client, pattern):
     """(stored name, logical key) of every response-cache key matching pattern."""
     head = _stored_head()
-    for name in client.scan_iter(match=_glob_escape(head) + pattern, count=SCAN_COUNT):
+    match = response_cache.backend().client.make_pattern(pattern)  # django-redis escapes the prefix
+    for name in client.scan_iter(match=match, count=SCAN_COUNT):
         text = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
         if text.startswith(head) and keys.is_response_key(text[len(head) :]):
             yield name, text[len(head) :]
