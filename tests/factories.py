@@ -37,3 +37,22 @@ class DescriptionFactory(factory.django.DjangoModelFactory):
 
     kind = "location"
     text = factory.Sequence(lambda n: f"A place, number {n}.")
+
+
+def admin_book_form(book, **changes):
+    """The Book admin change form as the browser posts it (no chapter inline rows)."""
+    return {
+        "owner": book.owner_id,
+        "title": book.title,
+        "author": book.author,
+        "language": book.language,
+        "genre": book.genre,
+        "description": book.description,
+        "visibility": book.visibility,
+        "file_format": book.file_format,
+        "chapters-TOTAL_FORMS": "0",
+        "chapters-INITIAL_FORMS": "0",
+        "chapters-MIN_NUM_FORMS": "0",
+        "chapters-MAX_NUM_FORMS": "1000",
+        **changes,
+    }

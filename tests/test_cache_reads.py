@@ -169,12 +169,25 @@ def test_token_keyword_and_session_sign_in_are_served_from_the_cache_too(user, b
     assert (response.status_code, response["X-Cache"]) == (200, "HIT")
 
 
-def test_browsable_api_is_served_fresh(api, book):
+def test_browsable_api_renders_the_cached_answer(api, book):
+    json_body = api.get(f"/api/v1/books/{book.pk}/").json()
+
     response = api.get(f"/api/v1/books/{book.pk}/", HTTP_ACCEPT="text/html")
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
-    assert response["X-Cache"] == "BYPASS"
+    assert response["X-Cache"] == "HIT"
+    assert json_body["title"] in response.content.decode()
+
+
+def test_browsable_api_never_shows_a_private_answer_to_others(api, other_api, user):
+    book = make_book(user, title="Diary")
+    api.get(f"/api/v1/books/{book.pk}/")
+
+    response = other_api.get(f"/api/v1/books/{book.pk}/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 404
+    assert "Diary" not in response.content.decode()
 
 
 def test_bad_query_on_a_cached_read_is_400_not_a_hit(api, book):

@@ -15,7 +15,7 @@ from books.models import Book, Chapter, Description, Visibility
 from cacheadmin.cache import response_cache
 from reader.models import ReadingProgress
 from tests import epub_factory
-from tests.factories import DescriptionFactory, UserFactory, make_book
+from tests.factories import DescriptionFactory, UserFactory, admin_book_form, make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -216,25 +216,6 @@ def test_first_read_after_redis_returns_is_not_older_than_a_write_made_while_it_
 # --- the Django admin's Book and Description forms --------------------------------------------
 
 
-def book_form(book, **changes):
-    """The Book admin change form as the browser posts it (no chapter inline rows)."""
-    return {
-        "owner": book.owner_id,
-        "title": book.title,
-        "author": book.author,
-        "language": book.language,
-        "genre": book.genre,
-        "description": book.description,
-        "visibility": book.visibility,
-        "file_format": book.file_format,
-        "chapters-TOTAL_FORMS": "0",
-        "chapters-INITIAL_FORMS": "0",
-        "chapters-MIN_NUM_FORMS": "0",
-        "chapters-MAX_NUM_FORMS": "1000",
-        **changes,
-    }
-
-
 def test_cover_replaced_in_the_admin_gets_a_new_etag(api, admin_site):
     """BookAdmin lets staff upload a cover but cover_etag/cover_updated_at are read-only and never recomputed."""
     upload = SimpleUploadedFile("b.epub", epub_factory.make_epub(cover=True), content_type="application/epub+zip")
@@ -245,7 +226,7 @@ def test_cover_replaced_in_the_admin_gets_a_new_etag(api, admin_site):
 
     response = admin_site.post(
         f"/admin/books/book/{book.pk}/change/",
-        book_form(book, cover=SimpleUploadedFile("new.png", new_image, content_type="image/png")),
+        admin_book_form(book, cover=SimpleUploadedFile("new.png", new_image, content_type="image/png")),
     )
     assert response.status_code == 302, response.content[:2000]
 
