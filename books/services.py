@@ -60,9 +60,7 @@ def create_book(
         row.set_content(chapter.content)
         rows.append(row)
     Chapter.objects.bulk_create(rows)
-    book.chapter_count = len(rows)
-    book.word_count = sum(row.word_count for row in rows)
-    book.save(update_fields=["chapter_count", "word_count", "updated_at"])
+    refresh_counts(book)
     return book
 
 
@@ -103,12 +101,14 @@ def delete_book(book):
     book.delete()
 
 
-def refresh_counts(book_id):
-    """Recompute a book's chapter and word counts from its chapters."""
-    totals = Chapter.objects.filter(book_id=book_id).aggregate(n=Count("id"), words=Sum("word_count"))
-    book = Book.objects.filter(pk=book_id).first()
+def refresh_counts(book_or_id):
+    """Recompute a book's chapter and word counts from its chapters: the one place they are kept."""
+    book = book_or_id if isinstance(book_or_id, Book) else Book.objects.filter(pk=book_or_id).first()
+    if book is None:
+        return
+    totals = Chapter.objects.filter(book_id=book.pk).aggregate(n=Count("id"), words=Sum("word_count"))
     counts = (totals["n"], totals["words"] or 0)
-    if book is None or (book.chapter_count, book.word_count) == counts:
+    if (book.chapter_count, book.word_count) == counts:
         return  # a retitled chapter leaves the book (and every list showing it) as it was
     book.chapter_count, book.word_count = counts
     book.save(update_fields=["chapter_count", "word_count", "updated_at"])
@@ -125,7 +125,8 @@ def update_chapter(chapter, *, title=None, content=None):
 
 
 def create_description(book, *, chapter, kind, text):
-    return Description.objects.create(book=book, chapter=chapter, kind=kind, text=text)
+    """A description of the book's chapter numbered `chapter`."""
+    return Description.objects.create(book=book, chapter=book.chapters.get(number=chapter), kind=kind, text=text)
 
 
 def delete_description(description):

@@ -101,6 +101,8 @@ REDIS_CACHE_RELAY_SECONDS = env.float("REDIS_CACHE_RELAY_SECONDS", default=0.25)
 # How long concurrent misses wait for the one computing an answer before asking the database.
 REDIS_CACHE_LEASE_WAIT_SECONDS = env.float("REDIS_CACHE_LEASE_WAIT_SECONDS", default=0.5)
 REDIS_CACHE_PREFETCH = env.bool("REDIS_CACHE_PREFETCH", default=True)
+# An answer larger than this is served but not stored (X-Cache: BYPASS).
+REDIS_CACHE_MAX_ENTRY_MB = env.float("REDIS_CACHE_MAX_ENTRY_MB", default=8)
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.25)
 
