@@ -17,7 +17,7 @@ transaction are sent to Redis together, after it commits.
 """
 
 import threading
-from functools import partial
+from functools import partial, partialmethod
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -144,6 +144,11 @@ def _same_name(cls, bases, attrs):
     return type(cls.__name__, bases, {**attrs, **names})
 
 
+def _equal_to_original(self, original, other):
+    """The migration autodetector compares managers: ours equals the manager it replaces."""
+    return isinstance(other, original) and self._constructor_args == other._constructor_args
+
+
 def _make_managers_retire(model):
     managers = list(model._meta.managers)
     if all(manager is not model._meta.base_manager for manager in managers):
@@ -154,7 +159,16 @@ def _make_managers_retire(model):
         queryset_class = manager._queryset_class
         if not issubclass(queryset_class, RetiringQuerySetMixin):
             queryset_class = _same_name(queryset_class, (RetiringQuerySetMixin, queryset_class), {})
-        manager.__class__ = _same_name(type(manager), (type(manager),), {"_queryset_class": queryset_class})
+        original = type(manager)
+        manager.__class__ = _same_name(
+            original,
+            (original,),
+            {
+                "_queryset_class": queryset_class,
+                "__eq__": partialmethod(_equal_to_original, original),
+                "__hash__": original.__hash__,
+            },
+        )
 
 
 def _watch(model):
