@@ -56,12 +56,9 @@ class CachedTokenAuthentication(TokenAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if not header or header[0].lower() not in KEYWORDS:
+        key = bearer_token(request, strict=True)
+        if key is None:
             return None
-        if len(header) != 2:
-            raise AuthenticationFailed("Invalid token header.")
-        key = header[1]
         ahead = getattr(request._request, "cache_look_ahead", None)
         found = ahead.holder if ahead is not None and ahead.token == key else None
         return self._authenticate(key, found)
@@ -83,12 +80,20 @@ def _compute_holder(key):
     return payload, {}, payload is not None  # an unknown token is answered, never stored
 
 
-def bearer_token(request):
-    """The API token of `Authorization: Bearer <token>` (or `Token <token>`), else None."""
+def bearer_token(request, strict=False):
+    """The API token of `Authorization: Bearer <token>` (or `Token <token>`), else None.
+
+    strict: a header of our keywords that is not exactly `<keyword> <token>` fails
+    authentication instead of being ignored.
+    """
     header = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(header) == 2 and header[0].lower() in KEYWORDS:
-        return header[1]
-    return None
+    if not header or header[0].lower() not in KEYWORDS:
+        return None
+    if len(header) != 2:
+        if strict:
+            raise AuthenticationFailed("Invalid token header.")
+        return None
+    return header[1]
 
 
 def token_read(key):

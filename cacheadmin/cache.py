@@ -1,10 +1,17 @@
-"""The response cache: the one door to Redis for cached reads and their invalidation.
+"""The response cache: the one door to Redis for cached reads and their retirement.
 
-Reads validate their answer against the current generations in the same MGET that
-fetches it (see cacheadmin.keys). Failures open a per-process circuit breaker, so a
-dead or hung Redis costs one timeout per `REDIS_CACHE_RETRY_SECONDS`, not one per
-request. Invalidations that cannot reach Redis are counted in the database and the
-Relay retires every answer once Redis answers again.
+An answer is stored under its read's logical key (cacheadmin.registry) together with
+the *generations* it was computed under: short random tokens kept under ``gen:*``
+names. A read validates its answer against the current generations in the same MGET
+that fetches it; a write replaces the generations it touches, so every answer computed
+before it stops validating at once, whatever its key, in a few SETs however many keys
+Redis holds. An answer computed from data read before a write can never be stored as
+current after it: it carries the older generation.
+
+Reads go through a per-process circuit breaker, so a dead or hung Redis costs one
+timeout per `REDIS_CACHE_RETRY_SECONDS`, not one per request; retirements always try.
+Retirements that cannot reach Redis are counted in the database and the Relay retires
+every answer once Redis answers again.
 """
 
 import logging
@@ -409,7 +416,7 @@ class ResponseCache:
 class Relay:
     """Retires every cached answer when Redis may hold answers older than the database.
 
-    That happens when an invalidation could not reach Redis (the process that missed it
+    That happens when a retirement could not reach Redis (the process that missed it
     counts it in the database, where every process sees it), or when Redis restarted
     (its run_id changed) and may have come back with data older than its last write.
     Each process checks every REDIS_CACHE_RELAY_SECONDS in a background thread.
@@ -433,7 +440,7 @@ class Relay:
         os.register_at_fork(after_in_child=self._forget_thread)
         self._wake = threading.Event()
         self._stopping = False
-        self.pending = False  # Redis failed or missed an invalidation since the last catch-up
+        self.pending = False  # Redis failed or missed a retirement since the last catch-up
 
     @property
     def interval(self):
@@ -446,7 +453,7 @@ class Relay:
         try:
             InvalidationLog.record_miss()
         except Exception:
-            log.exception("Could not record a missed cache invalidation")
+            log.exception("Could not record a missed cache retirement")
         self.wake()
 
     def wake(self):
@@ -459,7 +466,7 @@ class Relay:
         return self.cache.run(self.catch_up)
 
     def catch_up(self, client):
-        """Retire every answer if the database counted invalidations Redis has not seen,
+        """Retire every answer if the database counted retirements Redis has not seen,
         or Redis restarted since this process last looked."""
         from cacheadmin.models import InvalidationLog
 
