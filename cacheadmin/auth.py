@@ -101,10 +101,9 @@ def token_read(key):
 
 
 def user_from(payload):
-    """A User carrying the cached fields; anything else is read from the database when asked."""
-    user = get_user_model()(**payload)
-    user._state.adding = False
-    return user
+    """A User carrying the cached fields; anything else is read from the database when asked
+    (the others are deferred, as after `only()`)."""
+    return get_user_model().from_db(None, list(payload), list(payload.values()))
 
 
 # Token digest -> user id, as last confirmed by Redis. Never trusted alone: it only names

@@ -149,6 +149,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cacheadmin.negotiation.ContentNegotiation",
 }
 
 SPECTACULAR_SETTINGS = {
