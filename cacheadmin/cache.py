@@ -251,7 +251,7 @@ class ResponseCache:
         return entry, outcome
 
     def count(self, read, outcome):
-        if read.namespace in registry.namespaces:
+        if registry.is_response(read):
             self.stats.count(read.name, "hits" if outcome == HIT else "misses")
 
     def lookup(self, read, params):

@@ -21,6 +21,7 @@ import re
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.conf import settings
 
@@ -82,11 +83,11 @@ class CachedRead:
     access: Callable | None = None
     prefetch: Callable | None = None
 
-    @property
+    @cached_property
     def namespace(self):
         return self.template.split(":", 1)[0]
 
-    @property
+    @cached_property
     def per_user(self):
         return "user_id" in placeholders(self.template)
 
@@ -100,6 +101,7 @@ class CachedRead:
     def generation_names(self, params):
         return tuple(gen.format(**params) for gen in self.generations) + (EPOCH_GENERATION,)
 
+    @cached_property
     def key_regex(self):
         parts = re.split(r"\{(\w+)\}", self.template)
         return "".join(re.escape(part) if i % 2 == 0 else PARAM_VALUE for i, part in enumerate(parts))
@@ -152,22 +154,25 @@ class Registry:
         self._response_key = self._generation_ttls = None
 
     def response_reads(self):
-        return [read for read in self.reads.values() if read.namespace != "auth"]
+        """The reads that are answers to clients (the token cache, `auth:*`, is not)."""
+        return [read for read in self.reads.values() if self.is_response(read)]
 
     @property
     def namespaces(self):
         return tuple(dict.fromkeys(read.namespace for read in self.response_reads()))
 
+    @staticmethod
+    def is_response(read):
+        return read.namespace != "auth"
+
     def is_response_key(self, logical_key):
         if self._response_key is None:
-            self._response_key = re.compile(
-                "^(?:" + "|".join(read.key_regex() for read in self.response_reads()) + ")$"
-            )
+            self._response_key = re.compile("^(?:" + "|".join(read.key_regex for read in self.response_reads()) + ")$")
         return bool(self._response_key.match(logical_key))
 
     def read_of_key(self, logical_key):
         for read in self.response_reads():
-            if re.fullmatch(read.key_regex(), logical_key):
+            if re.fullmatch(read.key_regex, logical_key):
                 return read
         return None
 

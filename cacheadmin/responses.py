@@ -70,6 +70,13 @@ class CachedReadMixin:
 
     cached_read = None
 
+    def _allowed_methods(self):
+        # DRF's Allow header, computed on every response: the same for every instance.
+        cls = type(self)
+        if "_allowed_cache" not in cls.__dict__:
+            cls._allowed_cache = super()._allowed_methods()
+        return cls._allowed_cache
+
     def initial(self, request, *args, **kwargs):
         if request.method in ("GET", "HEAD"):
             request._request.cache_look_ahead = self._look_ahead(request, kwargs)
