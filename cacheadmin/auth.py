@@ -102,8 +102,14 @@ def token_read(key):
 
 def user_from(payload):
     """A User carrying the cached fields; anything else is read from the database when asked
-    (the others are deferred, as after `only()`)."""
-    return get_user_model().from_db(None, list(payload), list(payload.values()))
+    (the others are deferred, as after `only()`).
+
+    from_db takes the values of the loaded fields in the model's field order, whatever
+    order field_names has: they are put in that order here.
+    """
+    model = get_user_model()
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in payload]
+    return model.from_db(None, names, [payload[name] for name in names])
 
 
 # Token digest -> user id, as last confirmed by Redis. Never trusted alone: it only names
