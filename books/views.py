@@ -51,6 +51,7 @@ def _int_param(value, default):
 @extend_schema_view(get=extend_schema(responses=serializers.BookListItemSerializer(many=True)))
 class BookListView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser, MultiPartParser]
+    upload_methods = ("POST",)  # a new book is an upload: its body limit and rate (cacheadmin.throttling)
     read = keys.BOOK_LIST
     builder = staticmethod(reads.book_list)
 
@@ -66,8 +67,6 @@ class BookListView(CachedReadMixin, APIView):
 
     @extend_schema(request=serializers.BookCreateSerializer, responses={201: serializers.BookSerializer})
     def post(self, request):
-        if int(request.META.get("CONTENT_LENGTH") or 0) > max_upload_bytes():
-            raise PayloadTooLarge
         if request.content_type.startswith("multipart/"):
             book = self._import_epub(request)
         else:
@@ -137,6 +136,7 @@ class ChapterListView(CachedReadMixin, APIView):
 
 @extend_schema_view(get=extend_schema(responses=serializers.ChapterSerializer))
 class ChapterDetailView(CachedReadMixin, APIView):
+    upload_methods = ("PATCH",)  # a chapter's new text is an upload, like the book's
     read = keys.CHAPTER
     builder = staticmethod(reads.chapter)
 

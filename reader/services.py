@@ -1,3 +1,6 @@
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
 from books.models import Chapter
 from reader.models import ReadingProgress
 
@@ -25,3 +28,23 @@ def percent_read(book, chapter, position):
     done = sum(words for number, words in chapters if number < chapter)
     done += position * dict(chapters)[chapter]
     return round(100.0 * done / total, 2)
+
+
+def sign_out(user, token_key):
+    """Delete the API token the caller signed in with (None for a browser session)."""
+    if token_key is not None:
+        Token.objects.filter(user_id=user.pk, key=token_key).delete()
+
+
+@transaction.atomic
+def change_password(user, new_password):
+    """Set the password, replace every token of the user by one new token, and return it.
+
+    Deleting the tokens (and saving the user) retires their cached entries once this commits,
+    so no worker accepts an old token afterwards, cached reads included.
+    """
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    for token in Token.objects.filter(user_id=user.pk):
+        token.delete()  # one by one: each delete retires that token's cached entry (signals)
+    return Token.objects.create(user=user)

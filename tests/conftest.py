@@ -1,7 +1,8 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
+from cacheadmin import throttling
 from cacheadmin.cache import response_cache
 from tests import cacheadmin_support
 from tests.factories import UserFactory
@@ -18,6 +19,7 @@ def as_a_fresh_worker():
 def _remove_this_runs_keys():
     yield
     cache.delete_pattern("*")  # only keys under this run's own prefix
+    caches["throttle"].delete_pattern("*")
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +28,15 @@ def _fresh_cache():
     cache.delete_pattern("*")
     as_a_fresh_worker()
     response_cache.stats.take()
+    fresh_throttles()
     yield
+
+
+def fresh_throttles():
+    """Every throttle counter of this run at zero, in Redis and in this process's memory."""
+    caches["throttle"].delete_pattern("*")
+    throttling.counter.memory.clear()
+    throttling.counter.breaker.succeeded()
 
 
 @pytest.fixture
