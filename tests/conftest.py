@@ -49,9 +49,33 @@ def other(db):
     return UserFactory()
 
 
+def staff_with(*codenames):
+    """A staff member holding these cacheadmin permissions through a group (not a superuser)."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="cache " + " ".join(codenames))
+    group.permissions.set(Permission.objects.filter(content_type__app_label="cacheadmin", codename__in=codenames))
+    member = UserFactory(is_staff=True)
+    member.groups.add(group)
+    return member
+
+
 @pytest.fixture
 def staff(db):
+    """Staff who may administer the cache: `cacheadmin.manage_cache` through a group."""
+    return staff_with("manage_cache")
+
+
+@pytest.fixture
+def plain_staff(db):
+    """Staff without any cache permission: being staff is not enough."""
     return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def stats_viewer(db):
+    """Staff who may only look at the statistics: `cacheadmin.view_cache_stats`."""
+    return staff_with("view_cache_stats")
 
 
 def client_for(user):
