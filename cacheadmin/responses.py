@@ -86,8 +86,11 @@ class CachedReadMixin:
         if next_number and outcome == MISS and settings.REDIS_CACHE_PREFETCH:
             after_response(lambda: _prefetch(read, {**params, "number": next_number}, builder))
         if request.accepted_renderer.format != "json":  # the browsable API renders the data itself
-            return Response(json.loads(entry.payload), headers={"X-Cache": outcome, "ETag": entry.meta["etag"]})
-        return respond(request, entry.payload, entry.meta["etag"], outcome)
+            headers = {"X-Cache": outcome, "ETag": entry.meta["etag"]}
+            if read.per_user:
+                headers["Cache-Control"] = "private"
+            return Response(json.loads(entry.payload), headers=headers)
+        return respond(request, entry.payload, entry.meta["etag"], outcome, private=read.per_user)
 
     def _warm_hit(self, request, url_kwargs):
         """The stored answer for a token holder who may read it, else None (take DRF's path).
@@ -120,7 +123,7 @@ class CachedReadMixin:
         if not entry.readable_by(holder.payload["id"]):
             return None
         response_cache.count_hit(self.read)
-        return respond(request, entry.payload, entry.meta["etag"], HIT)
+        return respond(request, entry.payload, entry.meta["etag"], HIT, private=self.read.per_user)
 
 
 _token_holders = {}  # token digest -> user id, as last confirmed by Redis (never trusted alone)
@@ -147,7 +150,8 @@ def is_not_modified(request, etag):
     return "*" in candidates or etag.removeprefix("W/") in {c.removeprefix("W/") for c in candidates}
 
 
-def respond(request, body, etag, outcome):
+def respond(request, body, etag, outcome, private=False):
+    """The stored answer; `private` (a per-user read) keeps shared caches from storing it."""
     if is_not_modified(request, etag):
         response = HttpResponseNotModified()
     else:
@@ -155,6 +159,8 @@ def respond(request, body, etag, outcome):
     response["ETag"] = etag
     response["X-Cache"] = outcome
     response["Vary"] = "Accept"
+    if private:
+        response["Cache-Control"] = "private"
     return response
 
 
