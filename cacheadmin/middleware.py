@@ -1,6 +1,7 @@
 """HTTP protections of every request: body limits (413) and the Content-Security-Policy of HTML pages."""
 
 import io
+import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -9,6 +10,10 @@ from django.core.handlers.wsgi import LimitedStream
 from cacheadmin import errors
 
 READ_CHUNK = 64 * 1024
+# A refused body is still read (and thrown away) up to here, so the client, still sending,
+# receives its 413 rather than a reset connection; beyond, the connection is simply closed.
+DRAIN_MAX_BYTES = 128 * 1024 * 1024
+DRAIN_MAX_SECONDS = 5.0
 
 
 def upload_limit():
@@ -46,7 +51,9 @@ class BodyLimitMiddleware:
                 too_large = int(length) > limit
             except ValueError:
                 return errors.error_response(request, 400, "Content-Length is not a number.")
-            return errors.body_too_large(request, limit) if too_large else None
+            if too_large:
+                return self._refuse(request, limit, getattr(request, "_stream", None))
+            return None
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             return self._read_chunked(request, limit)
         return None
@@ -66,8 +73,7 @@ class BodyLimitMiddleware:
             return upload_limit()
         return body_limit()
 
-    @staticmethod
-    def _read_chunked(request, limit):
+    def _read_chunked(self, request, limit):
         """The server has removed the chunk framing (gunicorn does: wsgi.input_terminated);
         read up to limit + 1 bytes and hand the body on with its length, or answer 413."""
         environ = getattr(request, "environ", {})
@@ -81,11 +87,26 @@ class BodyLimitMiddleware:
             body.write(chunk)
             size += len(chunk)
         if size > limit:
-            return errors.body_too_large(request, limit)
+            return self._refuse(request, limit, stream)
         body.seek(0)
         request.META["CONTENT_LENGTH"] = str(size)
         request._stream = LimitedStream(body, size)
         return None
+
+    @staticmethod
+    def _refuse(request, limit, stream):
+        """413, after reading what is left of the body (within bounds) without keeping it."""
+        if stream is not None:
+            read, deadline = 0, time.monotonic() + DRAIN_MAX_SECONDS
+            try:
+                while read < DRAIN_MAX_BYTES and time.monotonic() < deadline:
+                    chunk = stream.read(READ_CHUNK)
+                    if not chunk:
+                        break
+                    read += len(chunk)
+            except OSError:
+                pass  # the client went away: nobody is waiting for the answer
+        return errors.body_too_large(request, limit)
 
 
 class ContentSecurityPolicyMiddleware:
