@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -69,6 +70,7 @@ class LogoutView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Signed out: the token is gone.")})
     def post(self, request):
         services.sign_out(request.user, request.auth)
         if request.auth is None:
@@ -100,6 +102,10 @@ class PasswordView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [SignInUsernameThrottle, WriteThrottle]
 
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses=inline_serializer("NewToken", {"token": serializers.CharField()}),
+    )
     def post(self, request):
         user = User.objects.get(pk=request.user.pk)  # the cached user carries no password hash
         form = PasswordChangeSerializer(data=request.data, context={"user": user})
