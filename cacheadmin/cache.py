@@ -279,9 +279,11 @@ class ResponseCache:
         value = self.backend().client.encode([entry.tags, entry.payload, entry.meta], allow_int=False)
         name = self.name(read.key(**params))
 
+        ttl = settings.REDIS_CACHE_DYNAMIC_TTL if entry.meta.get("missing") else read.ttl  # "no such object"
+
         def put(client):
             pipe = client.pipeline(transaction=False)
-            pipe.set(name, value, ex=read.ttl)
+            pipe.set(name, value, ex=ttl)
             pipe.delete(self._lease_name(name))
             pipe.execute()
 

@@ -48,6 +48,19 @@ def compute(builder, params):
     return lambda: builder(**params).render()
 
 
+def compute_or_missing(builder, params):
+    """compute(), with "does not exist" stored too (for the dynamic TTL, cacheadmin.cache.store):
+    a 404 for a missing object then costs what a 404 for an unreadable one costs, a hit."""
+
+    def run():
+        try:
+            return builder(**params).render()
+        except NotFound:
+            return b"", {"missing": True}
+
+    return run
+
+
 class CachedReadMixin:
     """A DRF view whose GET is one cached read.
 
@@ -78,8 +91,8 @@ class CachedReadMixin:
         return self.cached(request, self.read, params, self.builder)
 
     def cached(self, request, read, params, builder):
-        entry, outcome = response_cache.fetch(read, params, compute(builder, params))
-        if not entry.readable_by(request.user.id):
+        entry, outcome = response_cache.fetch(read, params, compute_or_missing(builder, params))
+        if entry.meta.get("missing") or not entry.readable_by(request.user.id):
             raise NotFound
         next_number = entry.meta.get("next")
         # A computed chapter warms the next one; a hit finds it warmed already.
@@ -120,7 +133,7 @@ class CachedReadMixin:
         if self.read.per_user and holder.payload["id"] != user_id:
             _remember_holder(digest, holder.payload["id"])  # the token changed hands
             return None
-        if not entry.readable_by(holder.payload["id"]):
+        if entry.meta.get("missing") or not entry.readable_by(holder.payload["id"]):
             return None
         response_cache.count_hit(self.read)
         return respond(request, entry.payload, entry.meta["etag"], HIT, private=self.read.per_user)
