@@ -7,7 +7,9 @@
 #   make clean   remove generated files (make distclean also removes .venv)
 #
 # DATABASE_URL and REDIS_URL come from the environment; without them the settings use
-# a SQLite file in the project folder and redis://127.0.0.1:6379/0.
+# a SQLite file in the project folder and redis://127.0.0.1:6379/0. The settings refuse to
+# start without SECRET_KEY (DEBUG is off): `make run` takes it from the environment, else
+# from the untracked .env file, where it writes a random one the first time.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -23,7 +25,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 export GUNICORN_BIND ?= 127.0.0.1:8000
 
-.PHONY: help run test lint bench clean distclean
+.PHONY: help run test lint bench clean distclean dev-key
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -43,10 +45,18 @@ $(DEV_STAMP): requirements-dev.txt $(PROD_STAMP)
 	$(BIN)/python -m pip install -r requirements-dev.txt
 	@touch $@
 
-run: $(PROD_STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput
-	$(BIN)/python manage.py seed_demo
+# A SECRET_KEY line in .env (kept there, never committed), unless one is there already.
+dev-key:
+	@grep -qs '^SECRET_KEY=.' .env || { \
+		echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env && \
+		echo "Wrote a new random SECRET_KEY to .env (untracked)."; }
+
+# SECRET_KEY from the environment wins over the one in .env.
+run: $(PROD_STAMP) dev-key
+	export SECRET_KEY="$${SECRET_KEY:-$$(sed -n 's/^SECRET_KEY=//p' .env | tail -n 1)}" && \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py collectstatic --noinput && \
+	$(BIN)/python manage.py seed_demo && \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi:application
 
 test: $(DEV_STAMP)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from books.models import Book, Chapter, Description
-from cacheadmin.actions import clear_cache, warm_cache
+from cacheadmin.actions import CacheActionsMixin
 
 
 class ChapterInline(admin.TabularInline):
@@ -13,7 +13,7 @@ class ChapterInline(admin.TabularInline):
 
 
 @admin.register(Book)
-class BookAdmin(admin.ModelAdmin):
+class BookAdmin(CacheActionsMixin, admin.ModelAdmin):
     list_display = ["title", "author", "owner", "visibility", "chapter_count", "word_count", "created_at"]
     list_filter = ["visibility", "file_format", "language", "genre"]
     search_fields = ["title", "author", "owner__username"]
@@ -33,8 +33,6 @@ class BookAdmin(admin.ModelAdmin):
         if "cover" in form.changed_data:
             obj.refresh_cover_facts()
         super().save_model(request, obj, form, change)
-
-    actions = [warm_cache, clear_cache]
 
 
 @admin.register(Chapter)

@@ -38,12 +38,11 @@ def owned_book(request, book_id):
 @extend_schema_view(get=extend_schema(responses=serializers.BookListItemSerializer(many=True)))
 class BookListView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser, MultiPartParser]
+    upload_methods = ("POST",)  # a new book is an upload: its body limit and rate (cacheadmin.throttling)
     cached_read = cached.BOOK_LIST
 
     @extend_schema(request=serializers.BookCreateSerializer, responses={201: serializers.BookSerializer})
     def post(self, request):
-        if int(request.META.get("CONTENT_LENGTH") or 0) > max_upload_bytes():
-            raise PayloadTooLarge
         if request.content_type.startswith("multipart/"):
             book = self._import_epub(request)
         else:
@@ -105,6 +104,7 @@ class ChapterListView(CachedReadMixin, APIView):
 
 @extend_schema_view(get=extend_schema(responses=serializers.ChapterSerializer))
 class ChapterDetailView(CachedReadMixin, APIView):
+    upload_methods = ("PATCH",)  # a chapter's new text is an upload, like the book's
     cached_read = cached.CHAPTER
 
     @extend_schema(request=serializers.ChapterUpdateSerializer, responses=serializers.ChapterSerializer)

@@ -1,28 +1,34 @@
-"""Admin actions on the Book changelist (books.admin.BookAdmin.actions)."""
+"""Admin actions on the Book changelist (books.admin.BookAdmin, through CacheActionsMixin).
+
+Only staff with the cache permission see or run them; each run is recorded in the admin log.
+"""
 
 from django.contrib import admin, messages
 
-from cacheadmin import operations
+from cacheadmin import audit, operations
 from cacheadmin.cache import CacheUnavailable
+from cacheadmin.permissions import can_manage_cache
 
 
 def _book_ids(queryset):
     return list(queryset.order_by("pk").values_list("pk", flat=True))
 
 
-@admin.action(description="Warm cache for selected books")
+@admin.action(description="Warm cache for selected books", permissions=["manage_cache"])
 def warm_cache(modeladmin, request, queryset):
+    book_ids = _book_ids(queryset)
     try:
-        result = operations.warm(book_ids=_book_ids(queryset))
+        result = operations.warm(book_ids=book_ids)
     except CacheUnavailable:
         modeladmin.message_user(request, operations.unavailable_message(), messages.ERROR)
         return
+    audit.warmed(request.user, result, audit.ADMIN, book_ids=book_ids)
     modeladmin.message_user(request, result.summary(), messages.SUCCESS)
     if result.missing:
         modeladmin.message_user(request, result.missing_summary(), messages.WARNING)
 
 
-@admin.action(description="Clear cache for selected books")
+@admin.action(description="Clear cache for selected books", permissions=["manage_cache"])
 def clear_cache(modeladmin, request, queryset):
     book_ids = _book_ids(queryset)
     try:
@@ -30,6 +36,16 @@ def clear_cache(modeladmin, request, queryset):
     except CacheUnavailable:
         modeladmin.message_user(request, operations.unavailable_message(), messages.ERROR)
         return
+    audit.cleared_books(request.user, book_ids, deleted, audit.ADMIN)
     modeladmin.message_user(
         request, f"Cleared the cache of {len(book_ids)} book(s): {deleted} key(s) deleted.", messages.SUCCESS
     )
+
+
+class CacheActionsMixin:
+    """For a ModelAdmin of books: the two cache actions, for holders of the cache permission."""
+
+    actions = [warm_cache, clear_cache]
+
+    def has_manage_cache_permission(self, request):
+        return can_manage_cache(request.user)

@@ -3,7 +3,9 @@
 The admin index lists registered models only, so the panel is registered on CachePanel,
 an unmanaged model without a table. Its admin replaces every model URL with the panel's
 own views, each behind admin_site.admin_view (staff only, CSRF-protected, never cached),
-and every operation is a call into cacheadmin.operations.
+and every operation is a call into cacheadmin.operations. Seeing the panel needs
+``cacheadmin.view_cache_stats`` (or ``manage_cache``); clearing and warming need
+``cacheadmin.manage_cache`` (cacheadmin.permissions), and each is recorded in the admin log.
 """
 
 from django.contrib import admin, messages
@@ -12,25 +14,25 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from cacheadmin import operations
+from cacheadmin import audit, operations
 from cacheadmin.cache import CacheUnavailable
 from cacheadmin.forms import PatternForm, WarmForm
 from cacheadmin.models import CachePanel
-
-
-def is_staff(request):
-    return request.user.is_active and request.user.is_staff
+from cacheadmin.permissions import can_manage_cache, can_view_cache_stats
 
 
 @admin.register(CachePanel)
 class CachePanelAdmin(admin.ModelAdmin):
-    # --- every staff member sees the panel; there is nothing to add, change or delete
+    # --- the cache permissions decide; there is nothing to add, change or delete
 
     def has_module_permission(self, request):
-        return is_staff(request)
+        return can_view_cache_stats(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return is_staff(request)
+        return can_view_cache_stats(request.user)
+
+    def has_manage_permission(self, request):
+        return can_manage_cache(request.user)
 
     def has_add_permission(self, request):
         return False
@@ -71,6 +73,7 @@ class CachePanelAdmin(admin.ModelAdmin):
             "clear_url": self._url("clear"),
             "pattern_url": self._url("pattern"),
             "warm_url": self._url("warm"),
+            "can_manage": self.has_manage_permission(request),
             **context,
         }
         return TemplateResponse(request, f"admin/cacheadmin/{template}", context)
@@ -97,11 +100,12 @@ class CachePanelAdmin(admin.ModelAdmin):
         )
 
     def clear_view(self, request):
-        if not self.has_view_permission(request):
+        if not self.has_manage_permission(request):
             raise PermissionDenied
         try:
             if request.method == "POST":
                 deleted = operations.clear()["deleted"]
+                audit.cleared_all(request.user, deleted, audit.ADMIN)
                 messages.success(request, f"Cleared the response cache: {deleted} key(s) deleted.")
                 return self._dashboard()
             count = operations.count_pattern("*")
@@ -110,7 +114,7 @@ class CachePanelAdmin(admin.ModelAdmin):
         return self._render(request, "confirm_clear.html", "Clear the response cache", count=count)
 
     def pattern_view(self, request):
-        if not self.has_view_permission(request):
+        if not self.has_manage_permission(request):
             raise PermissionDenied
         if request.method != "POST":
             form = PatternForm(initial={"pattern": request.GET.get("pattern", "")})
@@ -122,6 +126,7 @@ class CachePanelAdmin(admin.ModelAdmin):
         try:
             if "confirm" in request.POST:
                 deleted = operations.clear_pattern(pattern)["deleted"]
+                audit.cleared_pattern(request.user, pattern, deleted, audit.ADMIN)
                 messages.success(request, f"Deleted {deleted} key(s) matching '{pattern}'.")
                 return self._dashboard()
             count, sample = operations.preview_pattern(pattern)
@@ -139,17 +144,19 @@ class CachePanelAdmin(admin.ModelAdmin):
         )
 
     def warm_view(self, request):
-        if not self.has_view_permission(request):
+        if not self.has_manage_permission(request):
             raise PermissionDenied
         if request.method != "POST":
             return self._render(request, "warm.html", "Warm the response cache", form=WarmForm())
         form = WarmForm(request.POST)
         if not form.is_valid():
             return self._render(request, "warm.html", "Warm the response cache", form=form)
+        book_ids = form.cleaned_data["books"]
         try:
-            result = operations.warm(book_ids=form.cleaned_data["books"], all_books=form.cleaned_data["all"])
+            result = operations.warm(book_ids=book_ids, all_books=form.cleaned_data["all"])
         except CacheUnavailable:
             return self._unavailable(request)
+        audit.warmed(request.user, result, audit.ADMIN, book_ids=book_ids)
         messages.success(request, result.summary())
         if result.missing:
             messages.warning(request, result.missing_summary())

@@ -319,7 +319,8 @@ class ResponseCache:
 
         Answers marked not to store, or larger than REDIS_CACHE_MAX_ENTRY_MB, are left
         out (their leases freed). Each stored answer's generations are kept alive at least
-        as long as the answer.
+        as long as the answer. A "no such object" answer (meta `missing`) lives the
+        dynamic TTL.
         """
         backend = self.backend()
         limit = max_entry_bytes()
@@ -332,7 +333,10 @@ class ResponseCache:
                 if len(value) > limit:
                     value = None
             gens = [self.name(gen, backend) for gen in read.generation_names(params)] if value else []
-            pipe_ops.append((name, value, read.ttl_seconds, gens))
+            # "No such object" lives the dynamic TTL only: asking for what does not exist
+            # leaves nothing behind for longer.
+            ttl = ttl_seconds(DYNAMIC) if entry.meta.get("missing") else read.ttl_seconds
+            pipe_ops.append((name, value, ttl, gens))
             stored += value is not None
 
         def put(client):

@@ -43,6 +43,11 @@ class CachePanel(models.Model):
     class Meta:
         managed = False
         default_permissions = ()
+        # Cache administration needs these (cacheadmin.permissions), not just being staff.
+        permissions = [
+            ("manage_cache", "Can clear and warm the response cache"),
+            ("view_cache_stats", "Can view the response cache's statistics"),
+        ]
         verbose_name = "response cache"
         verbose_name_plural = "response cache"
 

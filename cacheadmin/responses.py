@@ -24,7 +24,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from cacheadmin.auth import bearer_token, remembered_holder, token_read
-from cacheadmin.cache import MISS, CacheUnavailable, response_cache
+from cacheadmin.cache import MISS, NOT_FOUND, CacheUnavailable, response_cache
 from cacheadmin.snapshot import snapshot
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,22 @@ def render(built):
     return body, {**built.meta, "etag": etag_of(body)}, built.store
 
 
-def compute(read, params):
-    """What a miss computes: the read's builder inside one consistent snapshot."""
+def compute(read, params, missing=False):
+    """What a miss computes: the read's builder inside one consistent snapshot.
+
+    missing: "does not exist" is an answer too (stored for the dynamic TTL only,
+    cacheadmin.cache.store), so a 404 for a missing object costs what a 404 for an
+    unreadable one costs: a hit.
+    """
 
     def build():
         with snapshot():
-            return render(read.build(**params))
+            try:
+                return render(read.build(**params))
+            except NOT_FOUND:
+                if not missing:
+                    raise
+                return b"", {"missing": True}, True
 
     return build
 
@@ -110,8 +120,8 @@ class CachedReadMixin:
             params, found = ahead.params, ahead.found
         else:
             params, found = read.params(request, user_id, **url_kwargs), None
-        entry, outcome = response_cache.fetch(read, params, compute(read, params), found)
-        if not read.allows(entry.meta, user_id):
+        entry, outcome = response_cache.fetch(read, params, compute(read, params, missing=True), found)
+        if entry.meta.get("missing") or not read.allows(entry.meta, user_id):
             raise NotFound
         if outcome == MISS and read.prefetch is not None and settings.REDIS_CACHE_PREFETCH:
             following = read.prefetch(params, entry.meta)
@@ -123,13 +133,16 @@ class CachedReadMixin:
         return respond(request, entry.payload, headers)
 
 
-def is_not_modified(request, etag):
-    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x"."""
-    header = request.META.get("HTTP_IF_NONE_MATCH")
-    if not header:
-        return False
+def etag_matches(header, etag):
+    """An If-None-Match or If-Match header against an ETag, by the weak comparison (RFC 9110
+    13.1.2): W/"x" matches "x" (proxies that compress add W/), and `*` matches anything."""
     candidates = parse_etags(header)
     return "*" in candidates or etag.removeprefix("W/") in {c.removeprefix("W/") for c in candidates}
+
+
+def is_not_modified(request, etag):
+    header = request.META.get("HTTP_IF_NONE_MATCH")
+    return bool(header) and etag_matches(header, etag)
 
 
 def respond(request, body, headers):

@@ -1,18 +1,19 @@
 """Staff endpoints of the response cache (API.md, "Cache administration").
 
 Every endpoint calls cacheadmin.operations, like the Django admin panel and the
-management commands. Staff only: 401 without credentials, 403 signed in but not staff.
+management commands. Staff with the cache permission only (cacheadmin.permissions): 401
+without credentials, 403 otherwise. Every clear and warm is recorded in the admin log.
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cacheadmin import operations
+from cacheadmin import audit, operations
 from cacheadmin.cache import CacheUnavailable
+from cacheadmin.permissions import ManagesCache, ViewsCacheStats
 
 MAX_WARM_BOOKS = 1000
 
@@ -28,7 +29,7 @@ def unavailable():
 
 
 class CacheAdminView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [ManagesCache]
 
 
 _deleted = inline_serializer("CacheCleared", {"deleted": serializers.IntegerField()})
@@ -36,6 +37,8 @@ _unavailable = OpenApiResponse(description="Redis is unreachable or the cache is
 
 
 class StatsView(CacheAdminView):
+    permission_classes = [ViewsCacheStats]
+
     @extend_schema(responses=inline_serializer("CacheStats", {"available": serializers.BooleanField()}))
     def get(self, request):
         return Response(operations.stats())
@@ -45,9 +48,11 @@ class ClearView(CacheAdminView):
     @extend_schema(operation_id="admin_cache_clear", responses={200: _deleted, 503: _unavailable})
     def delete(self, request):
         try:
-            return Response(operations.clear())
+            result = operations.clear()
         except CacheUnavailable as error:
             raise unavailable() from error
+        audit.cleared_all(request.user, result["deleted"], audit.API)
+        return Response(result)
 
 
 class ClearPatternView(CacheAdminView):
@@ -63,11 +68,13 @@ class ClearPatternView(CacheAdminView):
     )
     def delete(self, request, pattern):
         try:
-            return Response(operations.clear_pattern(pattern))
+            result = operations.clear_pattern(pattern)
         except operations.InvalidPattern as error:
             raise ValidationError({"pattern": [operations.PATTERN_HELP]}) from error
         except CacheUnavailable as error:
             raise unavailable() from error
+        audit.cleared_pattern(request.user, pattern, result["deleted"], audit.API)
+        return Response(result)
 
 
 class WarmSerializer(serializers.Serializer):
@@ -100,8 +107,10 @@ class WarmView(CacheAdminView):
     def post(self, request):
         form = WarmSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        book_ids = form.validated_data.get("books")
         try:
-            result = operations.warm(book_ids=form.validated_data.get("books"), all_books=form.validated_data["all"])
+            result = operations.warm(book_ids=book_ids, all_books=form.validated_data["all"])
         except CacheUnavailable as error:
             raise unavailable() from error
+        audit.warmed(request.user, result, audit.API, book_ids=book_ids)
         return Response(result.as_dict())

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -10,12 +11,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production")
 DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY to a long random value (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or DEBUG=true on a development "
+            "machine. `make run` keeps a generated key in the untracked .env file."
+        )
+    SECRET_KEY = "insecure-debug-only-key"  # noqa: S105  (DEBUG only: never served with DEBUG off)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The Django admin, with its sign-in throttled like the API's (reader.admin_site).
+    "reader.admin_apps.ReaderAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -31,10 +41,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A Content-Security-Policy on HTML pages (SECURE_CSP below).
+    "cacheadmin.middleware.ContentSecurityPolicyMiddleware",
     # Serves the admin's and the browsable API's static files under gunicorn, DEBUG off.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # 413 for a body over its limit, before anything reads it (its process_view runs before CSRF's).
+    "cacheadmin.middleware.BodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -84,7 +98,11 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 BOOK_MAX_UPLOAD_MB = env.int("BOOK_MAX_UPLOAD_MB", default=50)
-# JSON books arrive in the body, so the body may be as large as an upload.
+# Every other body (progress, sign-in, a book's fields, a description...).
+API_MAX_BODY_KB = env.int("API_MAX_BODY_KB", default=256)
+# cacheadmin.middleware.BodyLimitMiddleware answers 413 above the limit of each request (uploads:
+# BOOK_MAX_UPLOAD_MB, else API_MAX_BODY_KB) before anything reads the body; Django's own limit is
+# only a backstop, as large as the largest upload (a JSON book arrives in the body).
 DATA_UPLOAD_MAX_MEMORY_SIZE = BOOK_MAX_UPLOAD_MB * 1024 * 1024
 EPUB_MAX_UNCOMPRESSED_MB = env.int("EPUB_MAX_UNCOMPRESSED_MB", default=300)
 EPUB_MAX_ENTRIES = env.int("EPUB_MAX_ENTRIES", default=5000)
@@ -122,15 +140,50 @@ _redis_options = {
 if env.bool("REDIS_CACHE_COMPRESS", default=False):
     _redis_options["COMPRESSOR"] = "django_redis.compressors.zlib.ZlibCompressor"
 
+REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="reader")
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env("REDIS_KEY_PREFIX", default="reader"),
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
         "TIMEOUT": REDIS_CACHE_DEFAULT_TTL,
         "OPTIONS": _redis_options,
-    }
+    },
+    # Throttle counters (cacheadmin.throttling): the same Redis under a prefix of their own,
+    # so no clear of the response cache ever reaches them.
+    "throttle": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}-throttle",
+        "OPTIONS": _redis_options,
+    },
 }
+
+# --- throttles (cacheadmin.throttling) ------------------------------------------------
+# DRF rates ("20/min", "600/min", "30/hour"); "off" turns one off. Each counts in a fixed window.
+
+
+def _rate(name, default):
+    value = env(name, default=default).strip()
+    if value.lower() in ("off", "none", ""):
+        return None
+    number, _, period = value.partition("/")
+    if not number.isdecimal() or period[:1] not in ("s", "m", "h", "d"):
+        raise ImproperlyConfigured(f"{name} must look like '20/min' (per s, min, hour or day) or 'off', not {value!r}.")
+    return value
+
+
+_auth_rate = _rate("THROTTLE_AUTH_RATE", "20/min")
+THROTTLE_RATES = {
+    "sign_in": _auth_rate,  # auth/token/ and the admin login, per client address
+    "register": _auth_rate,  # auth/register/, per client address
+    "sign_in_user": _rate("THROTTLE_LOGIN_USER_RATE", "20/hour"),  # sign-in (and password change), per username
+    "read": _rate("THROTTLE_READ_RATE", "600/min"),  # per user, cached hits included
+    "write": _rate("THROTTLE_WRITE_RATE", "120/min"),  # per user
+    "upload": _rate("THROTTLE_UPLOAD_RATE", "60/hour"),  # per user: new books, chapter texts
+}
+# Proxies in front of the app whose X-Forwarded-For is believed (DRF's NUM_PROXIES); 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
@@ -150,6 +203,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cacheadmin.negotiation.ContentNegotiation",
+    # Per-user read, write and upload rates; sign-in and registration add their own (reader.accounts).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "cacheadmin.throttling.ReadThrottle",
+        "cacheadmin.throttling.WriteThrottle",
+        "cacheadmin.throttling.UploadThrottle",
+    ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    "EXCEPTION_HANDLER": "cacheadmin.errors.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -157,6 +218,38 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read your ebooks through an API. The contract is shared/API.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- HTTPS and browser protections ------------------------------------------------------
+# HTTPS=true behind TLS (usually a proxy that terminates it and sets X-Forwarded-Proto).
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes from inside the host or container speak plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The policy of every HTML page (the admin, the cache panel, the browsable API), in the shape of
+# Django 6's SECURE_CSP; cacheadmin.middleware sends it. Scripts come from this site only, never
+# inline. Inline styles are allowed: the admin's change lists and the browsable API's code
+# highlighting use <style> elements, and its layout style attributes.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
 }
 
 LOGGING = {

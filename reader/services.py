@@ -1,15 +1,37 @@
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
 from books.models import Chapter
 from reader.models import ReadingProgress
+from reader.selectors import etag_matches, progress_etag, progress_of
 
 
-def save_progress(user, book, *, chapter, position, cfi="", percent=None):
+class ProgressChanged(Exception):
+    """If-Match named a progress that is no longer the current one (another device wrote)."""
+
+    def __init__(self, current):
+        super().__init__("The progress changed since it was read.")
+        self.current = current
+
+
+def save_progress(user, book, *, chapter, position, cfi="", percent=None, if_match=None):
+    """Store the user's progress on the book. With if_match (an If-Match header), only while
+    the current progress still has that ETag; ProgressChanged (nothing stored) otherwise."""
     if percent is None:
         percent = percent_read(book, chapter, position)
-    progress, _ = ReadingProgress.objects.update_or_create(
-        user=user,
-        book=book,
-        defaults={"chapter": chapter, "position": position, "cfi": cfi, "percent": percent},
-    )
+    with transaction.atomic():
+        if if_match is not None:
+            # One conditional write per user at a time: the check and the write see the same row.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+            current = progress_of(user.pk, book)
+            if not etag_matches(if_match, progress_etag(current)):
+                raise ProgressChanged(current)
+        progress, _ = ReadingProgress.objects.update_or_create(
+            user_id=user.pk,
+            book=book,
+            defaults={"chapter": chapter, "position": position, "cfi": cfi, "percent": percent},
+        )
     return progress
 
 
@@ -25,3 +47,23 @@ def percent_read(book, chapter, position):
     done = sum(words for number, words in chapters if number < chapter)
     done += position * dict(chapters)[chapter]
     return round(100.0 * done / total, 2)
+
+
+def sign_out(user, token_key):
+    """Delete the API token the caller signed in with (None for a browser session)."""
+    if token_key is not None:
+        Token.objects.filter(user_id=user.pk, key=token_key).delete()
+
+
+@transaction.atomic
+def change_password(user, new_password):
+    """Set the password, replace every token of the user by one new token, and return it.
+
+    Deleting the tokens (and saving the user) retires their cached entries once this commits,
+    so no worker accepts an old token afterwards, cached reads included.
+    """
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    for token in Token.objects.filter(user_id=user.pk):
+        token.delete()  # one by one: each delete retires that token's cached entry (signals)
+    return Token.objects.create(user=user)

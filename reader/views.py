@@ -1,11 +1,20 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from books import selectors
 from cacheadmin.responses import CachedReadMixin
 from reader import cached, services
+from reader.selectors import progress_etag
 from reader.serializers import ProgressInputSerializer, ProgressSerializer
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag of the progress last read: the write is refused (412) if it changed since.",
+)
 
 
 @extend_schema_view(get=extend_schema(responses=ProgressSerializer))
@@ -14,12 +23,29 @@ class ProgressView(CachedReadMixin, APIView):
 
     cached_read = cached.PROGRESS
 
-    @extend_schema(request=ProgressInputSerializer, responses=ProgressSerializer)
+    @extend_schema(
+        request=ProgressInputSerializer,
+        parameters=[IF_MATCH],
+        responses={
+            200: ProgressSerializer,
+            412: OpenApiResponse(ProgressSerializer, description="The current progress: another device wrote."),
+        },
+    )
     def put(self, request, book_id):
         book = selectors.get_readable_book(request.user.id, book_id)
         form = ProgressInputSerializer(data=request.data, context={"book": book})
         form.is_valid(raise_exception=True)
-        progress = services.save_progress(request.user, book, **form.validated_data)
-        return Response(ProgressSerializer(progress).data)
+        try:
+            progress = services.save_progress(
+                request.user, book, if_match=request.META.get("HTTP_IF_MATCH"), **form.validated_data
+            )
+        except services.ProgressChanged as changed:
+            return self._answer(changed.current, status.HTTP_412_PRECONDITION_FAILED)
+        return self._answer(progress, status.HTTP_200_OK)
+
+    @staticmethod
+    def _answer(progress, code):
+        headers = {"ETag": progress_etag(progress), "Cache-Control": "private"}
+        return Response(ProgressSerializer(progress).data, status=code, headers=headers)
 
     post = put

@@ -1,7 +1,8 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
+from cacheadmin import throttling
 from cacheadmin.cache import response_cache
 from tests import cacheadmin_support
 from tests.factories import UserFactory
@@ -18,6 +19,7 @@ def as_a_fresh_worker():
 def _remove_this_runs_keys():
     yield
     cache.delete_pattern("*")  # only keys under this run's own prefix
+    caches["throttle"].delete_pattern("*")
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +28,15 @@ def _fresh_cache():
     cache.delete_pattern("*")
     as_a_fresh_worker()
     response_cache.stats.take()
+    fresh_throttles()
     yield
+
+
+def fresh_throttles():
+    """Every throttle counter of this run at zero, in Redis and in this process's memory."""
+    caches["throttle"].delete_pattern("*")
+    throttling.counter.memory.clear()
+    throttling.counter.breaker.succeeded()
 
 
 @pytest.fixture
@@ -39,9 +49,33 @@ def other(db):
     return UserFactory()
 
 
+def staff_with(*codenames):
+    """A staff member holding these cacheadmin permissions through a group (not a superuser)."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="cache " + " ".join(codenames))
+    group.permissions.set(Permission.objects.filter(content_type__app_label="cacheadmin", codename__in=codenames))
+    member = UserFactory(is_staff=True)
+    member.groups.add(group)
+    return member
+
+
 @pytest.fixture
 def staff(db):
+    """Staff who may administer the cache: `cacheadmin.manage_cache` through a group."""
+    return staff_with("manage_cache")
+
+
+@pytest.fixture
+def plain_staff(db):
+    """Staff without any cache permission: being staff is not enough."""
     return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def stats_viewer(db):
+    """Staff who may only look at the statistics: `cacheadmin.view_cache_stats`."""
+    return staff_with("view_cache_stats")
 
 
 def client_for(user):

@@ -50,6 +50,7 @@ def write_endpoints(book_id):
         "post description": ("post", f"{base}descriptions/"),
         "register": ("post", "/api/v1/auth/register/"),
         "token": ("post", "/api/v1/auth/token/"),
+        "password": ("post", "/api/v1/auth/password/"),
     }
 
 

@@ -121,9 +121,19 @@ def test_serving_a_chapter_prefetches_the_next(api, book):
     assert not cache.has_key(f"book:{book.pk}:chapter:4")
 
 
-def test_missing_chapter_is_404_and_not_cached(api, book):
-    assert api.get(f"/api/v1/books/{book.pk}/chapters/9/").status_code == 404
-    assert not cache.has_key(f"book:{book.pk}:chapter:9")
+def test_missing_chapter_is_404_remembered_for_the_dynamic_ttl_only_until_it_exists(api, book, settings):
+    """ "No such chapter" is stored like an answer (a 404 for a missing object then costs what a
+    404 for an unreadable one does), for the dynamic TTL, and retired like any answer."""
+    from books.models import Chapter
+
+    url = f"/api/v1/books/{book.pk}/chapters/9/"
+    assert api.get(url).status_code == 404
+    assert api.get(url).status_code == 404
+    assert 0 < cache.ttl(f"book:{book.pk}:chapter:9") <= settings.REDIS_CACHE_DYNAMIC_TTL
+    chapter = Chapter(book=book, number=9, title="Nine")
+    chapter.set_content("<p>Written later.</p>")
+    chapter.save()
+    assert api.get(url).status_code == 200
 
 
 def test_token_user_is_cached_and_a_deleted_token_is_refused_at_once(api, user, book, django_assert_num_queries):

@@ -1,0 +1,289 @@
+"""Throttles: DRF rate throttles whose counters live in Redis, or in memory while Redis is down.
+
+Counters live in the ``throttle`` cache alias (the same Redis as the response cache under a
+prefix of their own, so clearing the response cache never resets them). Each rate counts in a
+fixed window: the first request of a window creates the counter with the window as its TTL,
+and every request adds one, in one round trip (SET NX EX, INCR, PTTL in a MULTI), so workers
+never lose each other's counts and a counter never outlives its window.
+
+While Redis is unreachable each process counts in its own memory, and no request fails
+because of it: a small circuit breaker keeps a dead Redis out of the request path for
+REDIS_CACHE_RETRY_SECONDS after each failure, so an outage costs one socket timeout per
+process per interval, not one per request.
+
+Domain-free: the scopes below know requests, users and views, nothing of books. Rates come
+from settings.THROTTLE_RATES, read at each request (tests and operators may change them).
+A view declares the methods whose body is an upload with ``upload_methods``; they count
+against the upload rate instead of the write rate (and cacheadmin.middleware gives them the
+upload body limit).
+"""
+
+import hashlib
+import ipaddress
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+log = logging.getLogger(__name__)
+
+ALIAS = "throttle"
+REDIS_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+MEMORY_MAX_KEYS = 100_000
+
+
+class Breaker:
+    """After a Redis failure, counting stays in memory for REDIS_CACHE_RETRY_SECONDS; then one
+    request probes Redis while the others keep counting in memory."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._open_until = 0.0
+
+    def allow(self):
+        if not self._open_until:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if now < self._open_until:
+                return False
+            self._open_until = now + settings.REDIS_CACHE_RETRY_SECONDS
+            return True
+
+    def failed(self):
+        self._open_until = time.monotonic() + settings.REDIS_CACHE_RETRY_SECONDS
+
+    def succeeded(self):
+        self._open_until = 0.0
+
+    @property
+    def open(self):
+        return bool(self._open_until)
+
+
+class MemoryWindows:
+    """Fixed-window counters of this process: {key: (count, window end)}, bounded in size."""
+
+    def __init__(self, max_keys=MEMORY_MAX_KEYS):
+        self._lock = threading.Lock()
+        self._windows = {}
+        self.max_keys = max_keys
+
+    def hit(self, key, seconds):
+        now = time.monotonic()
+        with self._lock:
+            count, ends = self._windows.get(key, (0, 0.0))
+            if ends <= now:
+                count, ends = 0, now + seconds
+                if len(self._windows) >= self.max_keys:
+                    self._forget_expired(now)
+            count += 1
+            self._windows[key] = (count, ends)
+        return count, ends - now
+
+    def _forget_expired(self, now):
+        self._windows = {key: window for key, window in self._windows.items() if window[1] > now}
+        if len(self._windows) >= self.max_keys:  # a flood of live keys: start over rather than grow
+            self._windows.clear()
+
+    def clear(self):
+        with self._lock:
+            self._windows.clear()
+
+
+class WindowCounter:
+    """hit(key, seconds) -> (requests in the current window, seconds until it ends)."""
+
+    def __init__(self, alias=ALIAS):
+        self.alias = alias
+        self.breaker = Breaker()
+        self.memory = MemoryWindows()
+
+    def hit(self, key, seconds):
+        if self.breaker.allow():
+            try:
+                found = self._redis_hit(key, seconds)
+            except REDIS_ERRORS as error:
+                self.breaker.failed()
+                log.warning("Throttle counters fall back to memory, Redis unavailable: %s", error)
+            else:
+                self.breaker.succeeded()
+                return found
+        return self.memory.hit(key, seconds)
+
+    def _redis_hit(self, key, seconds):
+        cache = caches[self.alias]
+        name = cache.make_key(key)
+        client = cache.client.get_client(write=True)
+        pipe = client.pipeline(transaction=True)
+        pipe.set(name, 0, ex=seconds, nx=True)
+        pipe.incr(name)
+        pipe.pttl(name)
+        _, count, remaining_ms = pipe.execute()
+        if remaining_ms < 0:  # never left without a TTL, whatever happened to it
+            client.expire(name, seconds)
+            remaining_ms = seconds * 1000
+        return count, remaining_ms / 1000
+
+
+counter = WindowCounter()
+
+
+# --- who is asking ---------------------------------------------------------------------
+
+
+def client_address(request):
+    """The client's address, as TRUSTED_PROXY_COUNT (DRF's NUM_PROXIES) tells; an IPv6 client
+    counts per /64, the block one subscriber usually holds."""
+    address = BaseThrottle().get_ident(request) or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64] or "unknown"
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return f"{ipaddress.ip_network((ip, 64), strict=False).network_address}/64"
+    return str(ip)
+
+
+def username_ident(username):
+    """A fixed-size key part for a submitted username (case-insensitive, any characters)."""
+    return hashlib.sha256(username.strip().casefold().encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def submitted_username(request):
+    """The username a sign-in submits: DRF's parsed body, or a Django form's POST."""
+    data = request.data if hasattr(request, "data") else request.POST
+    username = data.get("username") if hasattr(data, "get") else None
+    return username if isinstance(username, str) and username.strip() else None
+
+
+def is_upload(request, view):
+    return request.method in getattr(view, "upload_methods", ())
+
+
+# --- the throttles ---------------------------------------------------------------------
+
+
+class WindowRateThrottle(SimpleRateThrottle):
+    """A DRF rate throttle counting in WindowCounter; subclasses name the scope and the ident."""
+
+    cache_format = "throttle:%(scope)s:%(ident)s"
+
+    def get_rate(self):
+        try:
+            return settings.THROTTLE_RATES[self.scope]
+        except (AttributeError, KeyError) as error:
+            raise ImproperlyConfigured(f"settings.THROTTLE_RATES has no rate for the '{self.scope}' scope.") from error
+
+    def ident(self, request, view):
+        """What this scope counts by, or None when the request is not its business."""
+        raise NotImplementedError
+
+    def get_cache_key(self, request, view):
+        ident = self.ident(request, view)
+        if ident is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def allow_request(self, request, view):
+        self.remaining = None
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        count, self.remaining = counter.hit(key, self.duration)
+        return count <= self.num_requests
+
+    def wait(self):
+        return self.remaining
+
+
+class SignInAddressThrottle(WindowRateThrottle):
+    """Sign-in attempts (the API's token and the admin login) per client address."""
+
+    scope = "sign_in"
+
+    def ident(self, request, view):
+        return None if request.method in SAFE_METHODS else client_address(request)
+
+
+class SignInUsernameThrottle(WindowRateThrottle):
+    """Sign-in attempts per username, from any address (a password change counts for its user)."""
+
+    scope = "sign_in_user"
+
+    def ident(self, request, view):
+        if request.method in SAFE_METHODS:
+            return None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return username_ident(user.get_username())
+        username = submitted_username(request)
+        return username_ident(username) if username else None
+
+
+class RegisterThrottle(WindowRateThrottle):
+    """Registrations per client address."""
+
+    scope = "register"
+
+    def ident(self, request, view):
+        return None if request.method in SAFE_METHODS else client_address(request)
+
+
+class UserThrottle(WindowRateThrottle):
+    """Per signed-in user; anonymous requests are left to authentication (401) and the sign-in scopes."""
+
+    def applies(self, request, view):
+        raise NotImplementedError
+
+    def ident(self, request, view):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not self.applies(request, view):
+            return None
+        return str(user.pk)
+
+
+class ReadThrottle(UserThrottle):
+    scope = "read"
+
+    def applies(self, request, view):
+        return request.method in SAFE_METHODS
+
+
+class WriteThrottle(UserThrottle):
+    scope = "write"
+
+    def applies(self, request, view):
+        return request.method not in SAFE_METHODS and not is_upload(request, view)
+
+
+class UploadThrottle(UserThrottle):
+    scope = "upload"
+
+    def applies(self, request, view):
+        return request.method not in SAFE_METHODS and is_upload(request, view)
+
+
+SIGN_IN_THROTTLES = (SignInAddressThrottle, SignInUsernameThrottle)
+
+
+def sign_in_wait(request):
+    """For sign-in forms outside DRF (the Django admin): None if this attempt may go on,
+    else the seconds to wait. Every throttle counts the attempt, as DRF's check does."""
+    waits = []
+    for throttle_class in SIGN_IN_THROTTLES:
+        throttle = throttle_class()
+        if not throttle.allow_request(request, None):
+            waits.append(throttle.wait() or 1)
+    return max(waits) if waits else None
