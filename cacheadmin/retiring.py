@@ -73,8 +73,10 @@ def _row(instance, fields):
 
 
 def _remember_before(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs):
+    # Whenever the primary key is set, even for an instance still `adding` or saved raw (loaddata):
+    # Django then UPDATEs the row if it exists, and what the row was must be retired too.
     stored = None
-    if not raw and not instance._state.adding and instance.pk is not None:
+    if instance.pk is not None:
         stored = sender._base_manager.using(using).filter(pk=instance.pk)
         stored = stored.values(*registry.watched_fields(sender)).first()
     instance._cache_row_before = stored
