@@ -19,6 +19,7 @@ transaction are sent to Redis together, after it commits.
 import threading
 from functools import partial, partialmethod
 
+from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
@@ -174,8 +175,12 @@ def _make_managers_retire(model):
 
 
 def _watch(model):
-    uid = f"cache-retire-{model._meta.label}"
-    pre_save.connect(_remember_before, sender=model, weak=False, dispatch_uid=uid)
-    post_save.connect(_saved, sender=model, weak=False, dispatch_uid=uid)
-    post_delete.connect(_deleted, sender=model, weak=False, dispatch_uid=uid)
-    _make_managers_retire(model)
+    # Proxy models (DRF's admin edits tokens as TokenProxy) send signals under their own name
+    # and have managers of their own: they are watched like the model they stand for.
+    proxies = [m for m in apps.get_models() if m._meta.proxy and m._meta.concrete_model is model]
+    for watched in (model, *proxies):
+        uid = f"cache-retire-{watched._meta.label}"
+        pre_save.connect(_remember_before, sender=watched, weak=False, dispatch_uid=uid)
+        post_save.connect(_saved, sender=watched, weak=False, dispatch_uid=uid)
+        post_delete.connect(_deleted, sender=watched, weak=False, dispatch_uid=uid)
+        _make_managers_retire(watched)

@@ -9,9 +9,11 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from rest_framework.authtoken.models import Token, TokenProxy
 
 from books.models import Book, Visibility
-from tests.factories import make_book
+from tests.factories import UserFactory, make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,3 +60,34 @@ def test_loaddata_over_an_existing_row_retires_the_rows_old_state(other_api, use
 
     assert Book.objects.get(pk=public_book.pk).visibility == Visibility.PRIVATE
     assert list_ids(other_api) == []
+
+
+def test_token_given_to_another_user_in_the_django_admin_authenticates_the_new_user(user, other):
+    """DRF's admin edits tokens through the proxy model TokenProxy: its save() sends signals with
+    sender=TokenProxy, which no receiver of Token heard, so the token kept its old user in Redis."""
+    key = user.auth_token.key
+    Token.objects.filter(user=other).delete()
+    holder = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    private = make_book(user, title="Mine only", chapters=1)
+    warm(holder, "/api/v1/books/")
+    admin = Client()
+    admin.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = admin.post(f"/admin/authtoken/tokenproxy/{user.pk}/change/", {"user": other.pk})
+    assert response.status_code == 302, response.content[:2000]
+    assert Token.objects.get(key=key).user_id == other.pk
+
+    assert [b["id"] for b in holder.get("/api/v1/books/").json()["results"]] == []
+    assert holder.get(f"/api/v1/books/{private.pk}/").status_code == 404
+
+
+def test_update_through_a_proxy_models_queryset_retires(user, other):
+    key = user.auth_token.key
+    Token.objects.filter(user=other).delete()
+    holder = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    private = make_book(user, title="Mine only", chapters=1)
+    warm(holder, f"/api/v1/books/{private.pk}/")
+
+    TokenProxy.objects.filter(key=key).update(user=other)
+
+    assert holder.get(f"/api/v1/books/{private.pk}/").status_code == 404
