@@ -107,20 +107,26 @@ class RetiringQuerySetMixin:
     """update(), bulk_update() and bulk_create() that retire what they change."""
 
     def update(self, **kwargs):
+        if self.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
         model = self.model
         fields = registry.watched_fields(model)
+        self._for_write = True
         with transaction.atomic(using=self.db, savepoint=False):
-            before = list(self.select_for_update().values(*fields))
+            base = model._base_manager.using(self.db)
+            # Locked by primary key: PostgreSQL refuses FOR UPDATE on the queryset itself when
+            # it has DISTINCT or GROUP BY (an aggregate annotation), which update() allows.
+            before = list(base.filter(pk__in=self.values("pk")).select_for_update().values(*fields))
             if not before:
                 return 0
             pks = [row["pk"] for row in before]
             connection = connections[self.db]
             size = connection.ops.bulk_batch_size(["pk"], pks) or len(pks)
-            base = model._base_manager.using(self.db)
             changed = 0
             for start in range(0, len(pks), size):
-                # Only the rows read (and locked) above, so exactly those rows are retired.
-                chunk = base.filter(pk__in=pks[start : start + size])
+                # Only the rows read (and locked) above, so exactly those rows are retired; the
+                # queryset itself, so the values may use its annotations.
+                chunk = self.filter(pk__in=pks[start : start + size])
                 changed += super(RetiringQuerySetMixin, chunk).update(**kwargs)
             rows = before
             if _touches(model, kwargs, fields):

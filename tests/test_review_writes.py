@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count, F
 from django.test import Client
 from rest_framework.authtoken.models import Token, TokenProxy
 
@@ -91,3 +92,34 @@ def test_update_through_a_proxy_models_queryset_retires(user, other):
     TokenProxy.objects.filter(key=key).update(user=other)
 
     assert holder.get(f"/api/v1/books/{private.pk}/").status_code == 404
+
+
+def test_update_of_an_annotated_queryset_works_and_retires(other_api, public_book):
+    """update() locked its rows with SELECT ... FOR UPDATE on the queryset itself, which PostgreSQL
+    refuses with GROUP BY: a write Django allows failed."""
+    warm(other_api, "/api/v1/books/")
+
+    changed = Book.objects.annotate(n=Count("chapters")).filter(n__gt=0).update(visibility=Visibility.PRIVATE)
+
+    assert changed == 1
+    assert list_ids(other_api) == []
+
+
+def test_update_of_a_distinct_queryset_works_and_retires(other_api, public_book):
+    """PostgreSQL refuses FOR UPDATE with DISTINCT."""
+    warm(other_api, "/api/v1/books/")
+
+    changed = Book.objects.filter(chapters__number__gte=1).distinct().update(visibility=Visibility.PRIVATE)
+
+    assert changed == 1
+    assert list_ids(other_api) == []
+
+
+def test_update_may_use_the_querysets_annotations(api, public_book):
+    warm(api, f"/api/v1/books/{public_book.pk}/")
+
+    before = Book.objects.get(pk=public_book.pk).word_count
+
+    Book.objects.filter(pk=public_book.pk).annotate(doubled=F("word_count") * 2).update(word_count=F("doubled"))
+
+    assert api.get(f"/api/v1/books/{public_book.pk}/").json()["word_count"] == 2 * before > 0
