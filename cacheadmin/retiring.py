@@ -21,6 +21,7 @@ from functools import partial, partialmethod
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from cacheadmin.cache import response_cache
@@ -134,11 +135,46 @@ class RetiringQuerySetMixin:
             retire_rows(model, rows, self.db)
         return changed
 
-    def bulk_create(self, objs, *args, **kwargs):
-        created = super().bulk_create(objs, *args, **kwargs)
+    def bulk_create(
+        self,
+        objs,
+        batch_size=None,
+        ignore_conflicts=False,
+        update_conflicts=False,
+        update_fields=None,
+        unique_fields=None,
+    ):
+        objs = list(objs)
         fields = registry.watched_fields(self.model)
-        retire_rows(self.model, [_row(obj, fields) for obj in created], self.db)
+        with transaction.atomic(using=self.db, savepoint=False):
+            # An upsert changes rows that exist: what they were is retired too.
+            before = _conflicting_rows(self, objs, fields) if update_conflicts else []
+            created = super().bulk_create(
+                objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
+            )
+            retire_rows(self.model, before + [_row(obj, fields) for obj in created], self.db)
         return created
+
+
+def _conflicting_rows(queryset, objs, fields, chunk=100):
+    """The stored rows (watched fields, locked) that objs collide with on any unique set of columns:
+    the rows an upsert of objs may overwrite."""
+    opts = queryset.model._meta
+    unique_sets = [(f.attname,) for f in opts.concrete_fields if f.unique]
+    unique_sets += [tuple(opts.get_field(n).attname for n in names) for names in opts.unique_together]
+    unique_sets += [tuple(opts.get_field(n).attname for n in c.fields) for c in opts.total_unique_constraints]
+    base = queryset.model._base_manager.using(queryset.db)
+    rows = []
+    for start in range(0, len(objs), chunk):
+        condition = Q()
+        for obj in objs[start : start + chunk]:
+            for names in unique_sets:
+                values = {name: getattr(obj, name) for name in names}
+                if None not in values.values():
+                    condition |= Q(**values)
+        if condition:
+            rows += base.filter(condition).select_for_update().values(*fields)
+    return rows
 
 
 def _touches(model, kwargs, fields):

@@ -123,3 +123,15 @@ def test_update_may_use_the_querysets_annotations(api, public_book):
     Book.objects.filter(pk=public_book.pk).annotate(doubled=F("word_count") * 2).update(word_count=F("doubled"))
 
     assert api.get(f"/api/v1/books/{public_book.pk}/").json()["word_count"] == 2 * before > 0
+
+
+def test_bulk_create_updating_conflicts_retires_the_rows_old_state(other_api, user, public_book):
+    """bulk_create(update_conflicts=True) changes existing rows: only the objects' new values were
+    retired, so a public book made private stayed in other users' lists."""
+    warm(other_api, "/api/v1/books/")
+    row = Book(pk=public_book.pk, owner=user, title="Closed", visibility=Visibility.PRIVATE)
+
+    Book.objects.bulk_create([row], update_conflicts=True, unique_fields=["id"], update_fields=["visibility"])
+
+    assert Book.objects.get(pk=public_book.pk).visibility == Visibility.PRIVATE
+    assert list_ids(other_api) == []
