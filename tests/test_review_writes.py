@@ -14,6 +14,8 @@ from django.test import Client
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from books.models import Book, Visibility
+from cacheadmin.cache import response_cache
+from tests.conftest import as_a_fresh_worker
 from tests.factories import UserFactory, make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -134,4 +136,21 @@ def test_bulk_create_updating_conflicts_retires_the_rows_old_state(other_api, us
     Book.objects.bulk_create([row], update_conflicts=True, unique_fields=["id"], update_fields=["visibility"])
 
     assert Book.objects.get(pk=public_book.pk).visibility == Visibility.PRIVATE
+    assert list_ids(other_api) == []
+
+
+def test_a_write_made_while_the_cache_was_turned_off_is_seen_once_it_is_on_again(settings, other_api, public_book):
+    """A process with REDIS_CACHE_ENABLED=false (a batch job, or every worker while an operator turned
+    the cache off) retired nothing and recorded nothing: once the cache was on again, Redis served
+    answers older than those writes for up to the static TTL."""
+    response_cache.relay.check()  # this process knows the server (and has applied every missed retirement)
+    warm(other_api, "/api/v1/books/")
+    settings.REDIS_CACHE_ENABLED = False
+
+    public_book.visibility = Visibility.PRIVATE
+    public_book.save()
+
+    settings.REDIS_CACHE_ENABLED = True
+    as_a_fresh_worker()  # a process that saw nothing of it
+    response_cache.relay.check()  # its relay's next look (every REDIS_CACHE_RELAY_SECONDS)
     assert list_ids(other_api) == []
