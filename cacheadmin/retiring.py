@@ -108,6 +108,7 @@ class RetiringQuerySetMixin:
     """update(), bulk_update() and bulk_create() that retire what they change."""
 
     def update(self, **kwargs):
+        self._not_support_combined_queries("update")
         if self.query.is_sliced:
             raise TypeError("Cannot update a query once a slice has been taken.")
         model = self.model
