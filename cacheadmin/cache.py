@@ -398,9 +398,14 @@ class ResponseCache:
         """Retire every answer computed under these generations (called after commit).
 
         Always tries Redis, even while reads rest after a failure; only when Redis
-        cannot be reached is the retirement left to the relay.
+        cannot be reached is the retirement left to the relay. With the cache turned off
+        in this process it is recorded as missed too: Redis may still hold answers that
+        processes with the cache on (or this one, turned on again) would serve.
         """
-        if not self.enabled or not generations:
+        if not generations:
+            return
+        if not self.enabled:
+            self.relay.missed()
             return
         backend = self.backend()
         names = [(self.name(gen, backend), registry.generation_ttl(gen)) for gen in set(generations)]

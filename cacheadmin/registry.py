@@ -219,7 +219,7 @@ class Registry:
 
     def watched_fields(self, model):
         names = {"pk"}
-        for retirement in self.retirements.get(model, ()):
+        for retirement in self.retirements.get(model._meta.concrete_model, ()):  # a proxy: its model's
             names.update(retirement.fields)
         return tuple(sorted(names))
 
@@ -227,7 +227,7 @@ class Registry:
         """Every generation that a change to these rows (dicts of watched fields) retires."""
         found = set()
         if rows:
-            for retirement in self.retirements.get(model, ()):
+            for retirement in self.retirements.get(model._meta.concrete_model, ()):
                 found.update(retirement.generations(rows))
         return found
 

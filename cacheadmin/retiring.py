@@ -19,7 +19,9 @@ transaction are sent to Redis together, after it commits.
 import threading
 from functools import partial, partialmethod
 
+from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from cacheadmin.cache import response_cache
@@ -73,8 +75,10 @@ def _row(instance, fields):
 
 
 def _remember_before(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs):
+    # Whenever the primary key is set, even for an instance still `adding` or saved raw (loaddata):
+    # Django then UPDATEs the row if it exists, and what the row was must be retired too.
     stored = None
-    if not raw and not instance._state.adding and instance.pk is not None:
+    if instance.pk is not None:
         stored = sender._base_manager.using(using).filter(pk=instance.pk)
         stored = stored.values(*registry.watched_fields(sender)).first()
     instance._cache_row_before = stored
@@ -104,20 +108,27 @@ class RetiringQuerySetMixin:
     """update(), bulk_update() and bulk_create() that retire what they change."""
 
     def update(self, **kwargs):
+        self._not_support_combined_queries("update")
+        if self.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
         model = self.model
         fields = registry.watched_fields(model)
+        self._for_write = True
         with transaction.atomic(using=self.db, savepoint=False):
-            before = list(self.select_for_update().values(*fields))
+            base = model._base_manager.using(self.db)
+            # Locked by primary key: PostgreSQL refuses FOR UPDATE on the queryset itself when
+            # it has DISTINCT or GROUP BY (an aggregate annotation), which update() allows.
+            before = list(base.filter(pk__in=self.values("pk")).select_for_update().values(*fields))
             if not before:
                 return 0
             pks = [row["pk"] for row in before]
             connection = connections[self.db]
             size = connection.ops.bulk_batch_size(["pk"], pks) or len(pks)
-            base = model._base_manager.using(self.db)
             changed = 0
             for start in range(0, len(pks), size):
-                # Only the rows read (and locked) above, so exactly those rows are retired.
-                chunk = base.filter(pk__in=pks[start : start + size])
+                # Only the rows read (and locked) above, so exactly those rows are retired; the
+                # queryset itself, so the values may use its annotations.
+                chunk = self.filter(pk__in=pks[start : start + size])
                 changed += super(RetiringQuerySetMixin, chunk).update(**kwargs)
             rows = before
             if _touches(model, kwargs, fields):
@@ -125,11 +136,46 @@ class RetiringQuerySetMixin:
             retire_rows(model, rows, self.db)
         return changed
 
-    def bulk_create(self, objs, *args, **kwargs):
-        created = super().bulk_create(objs, *args, **kwargs)
+    def bulk_create(
+        self,
+        objs,
+        batch_size=None,
+        ignore_conflicts=False,
+        update_conflicts=False,
+        update_fields=None,
+        unique_fields=None,
+    ):
+        objs = list(objs)
         fields = registry.watched_fields(self.model)
-        retire_rows(self.model, [_row(obj, fields) for obj in created], self.db)
+        with transaction.atomic(using=self.db, savepoint=False):
+            # An upsert changes rows that exist: what they were is retired too.
+            before = _conflicting_rows(self, objs, fields) if update_conflicts else []
+            created = super().bulk_create(
+                objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
+            )
+            retire_rows(self.model, before + [_row(obj, fields) for obj in created], self.db)
         return created
+
+
+def _conflicting_rows(queryset, objs, fields, chunk=100):
+    """The stored rows (watched fields, locked) that objs collide with on any unique set of columns:
+    the rows an upsert of objs may overwrite."""
+    opts = queryset.model._meta
+    unique_sets = [(f.attname,) for f in opts.concrete_fields if f.unique]
+    unique_sets += [tuple(opts.get_field(n).attname for n in names) for names in opts.unique_together]
+    unique_sets += [tuple(opts.get_field(n).attname for n in c.fields) for c in opts.total_unique_constraints]
+    base = queryset.model._base_manager.using(queryset.db)
+    rows = []
+    for start in range(0, len(objs), chunk):
+        condition = Q()
+        for obj in objs[start : start + chunk]:
+            for names in unique_sets:
+                values = {name: getattr(obj, name) for name in names}
+                if None not in values.values():
+                    condition |= Q(**values)
+        if condition:
+            rows += base.filter(condition).select_for_update().values(*fields)
+    return rows
 
 
 def _touches(model, kwargs, fields):
@@ -172,8 +218,12 @@ def _make_managers_retire(model):
 
 
 def _watch(model):
-    uid = f"cache-retire-{model._meta.label}"
-    pre_save.connect(_remember_before, sender=model, weak=False, dispatch_uid=uid)
-    post_save.connect(_saved, sender=model, weak=False, dispatch_uid=uid)
-    post_delete.connect(_deleted, sender=model, weak=False, dispatch_uid=uid)
-    _make_managers_retire(model)
+    # Proxy models (DRF's admin edits tokens as TokenProxy) send signals under their own name
+    # and have managers of their own: they are watched like the model they stand for.
+    proxies = [m for m in apps.get_models() if m._meta.proxy and m._meta.concrete_model is model]
+    for watched in (model, *proxies):
+        uid = f"cache-retire-{watched._meta.label}"
+        pre_save.connect(_remember_before, sender=watched, weak=False, dispatch_uid=uid)
+        post_save.connect(_saved, sender=watched, weak=False, dispatch_uid=uid)
+        post_delete.connect(_deleted, sender=watched, weak=False, dispatch_uid=uid)
+        _make_managers_retire(watched)
