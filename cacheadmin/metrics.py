@@ -16,8 +16,8 @@ observation, through children looked up once per label set (see `cached_read`).
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"  # the X-Cache values (cacheadmin.cache)
 OUTCOMES = (HIT, MISS, BYPASS)
