@@ -92,33 +92,15 @@ def _private_metrics_dir():
     return os.path.join(base, f"reader-metrics-{os.getpid()}")
 
 
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _forget_dead_processes(directory):
-    """Remove the files of processes that are gone (an earlier run): counters start again from 0,
-    which Prometheus reads as a restart. Files of live processes (a running Celery worker) stay."""
-    for name in os.listdir(directory):
-        stem, ext = os.path.splitext(name)
-        pid = stem.rsplit("_", 1)[-1]
-        if ext == ".db" and pid.isdigit() and not _process_alive(int(pid)):
-            os.remove(os.path.join(directory, name))
-
-
 def on_starting(server):
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
     if not directory or directory == os.environ.get(_PRIVATE_DIR_MARK):  # unset, or an old master's (USR2)
         directory = os.environ[_PRIVATE_DIR_MARK] = _private_metrics_dir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     os.makedirs(directory, exist_ok=True)
-    _forget_dead_processes(directory)
+    from cacheadmin.metrics_files import forget_dead_processes  # no metric, no Django: the master stays clean
+
+    forget_dead_processes(directory)
 
 
 def child_exit(server, worker):

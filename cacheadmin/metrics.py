@@ -19,19 +19,16 @@ import os
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from cacheadmin.metrics_files import directory as multiprocess_dir
+
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"  # the X-Cache values (cacheadmin.cache)
 OUTCOMES = (HIT, MISS, BYPASS)
-WARM_JOB_STATES = ("queued", "running", "done", "failed")  # API.md, GET admin/cache/jobs/{job}/
+WARM_JOB_STATES = ("queued", "running", "done", "failed")  # a job's states in the API (admin/cache/jobs/{job}/)
 
 # Seconds from the view's entry to its response: hits are around a millisecond, misses more.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Bytes of a stored answer, up to REDIS_CACHE_MAX_ENTRY_MB (8 MB by default).
 SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216)
-
-
-def multiprocess_dir():
-    """The directory shared by every process of this deployment, or None (one process)."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 if multiprocess_dir():
@@ -178,20 +175,32 @@ def declare_known_labels():
 declare_known_labels()
 
 
-def exposition():
-    """Every metric of this deployment in Prometheus' text format (0.0.4): bytes.
-
-    In multiprocess mode the values of every process, live or dead, are added up from the
-    shared directory (counters and histograms summed, the breaker gauge per live process).
-    """
+def collected():
+    """What a scrape reads: in multiprocess mode the values of every process, live or ended,
+    added up from the shared directory (counters and histograms summed, the breaker gauge
+    per live process); else this process's registry."""
     directory = multiprocess_dir()
     if directory is None:
-        return generate_latest(DEFAULT_REGISTRY)
+        return DEFAULT_REGISTRY
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)
-    return generate_latest(registry)
+    return registry
+
+
+def exposition():
+    """Every metric of this deployment in Prometheus' text format (0.0.4): bytes."""
+    return generate_latest(collected())
+
+
+def serve(port, addr="127.0.0.1"):
+    """Serve the metrics over plain HTTP, without authentication, from a background thread:
+    for a process with no Django view of its own (a Celery worker in a container of its own).
+    Bind it to an address only Prometheus reaches. (server, thread)."""
+    from prometheus_client import start_http_server
+
+    return start_http_server(port, addr, registry=collected())
 
 
 def process_exited(pid):

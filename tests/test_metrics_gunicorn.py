@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,7 +63,7 @@ def gunicorn(own_redis, tmp_path, metrics_dir):
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # the machine may be busy
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=1)
@@ -79,7 +78,7 @@ def gunicorn(own_redis, tmp_path, metrics_dir):
 def get(url, token):
     request = urllib.request.Request(url)
     request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:  # a worker may be restarting on a busy machine
         return response.status, response.headers.get("X-Cache"), response.read()
 
 
@@ -101,7 +100,7 @@ def test_counts_of_every_worker_add_up_across_worker_restarts(gunicorn, metrics_
     before = parse(get(scrape, staff.auth_token.key)[2].decode())
     assert not (metrics_dir / "counter_999999999.db").exists()  # the earlier run's files are gone
 
-    with ThreadPoolExecutor(6) as pool:  # concurrent: several workers answer
+    with ThreadPoolExecutor(4) as pool:  # concurrent: several workers answer
         answers = list(
             pool.map(lambda _: get(f"{gunicorn}/api/v1/books/{book.pk}/", user.auth_token.key), range(REQUESTS))
         )
