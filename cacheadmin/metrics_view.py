@@ -19,8 +19,9 @@ from cacheadmin.registry import registry
 def may_read_metrics(user):
     """The one rule for who may scrape /metrics.
 
-    Staff for now; switch to `user.has_perm("cacheadmin.view_cache_stats")` once that
-    permission exists (superusers have every permission).
+    Staff for now. Once the cache permission exists, this becomes
+    `user.is_active and user.is_staff and user.has_perm("cacheadmin.view_cache_stats")`
+    (superusers have every permission), and nothing else changes.
     """
     return bool(user and user.is_active and user.is_staff)
 
