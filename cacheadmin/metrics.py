@@ -5,10 +5,10 @@ needs neither Django's settings nor the database, only prometheus-client, and kn
 domain (a read is its declared name, a throttle its scope).
 
 With PROMETHEUS_MULTIPROC_DIR set *before the process starts* (gunicorn.conf.py sets it
-for its workers; a Celery worker must be started with the same directory), every process
-writes its values to files there and /metrics adds them up (prometheus-client's
-multiprocess mode). Without it (tests, runserver) the values live in this process's
-default registry.
+for its workers; a Celery worker on the same host is started with the same directory),
+every process writes its values to files there and /metrics adds them up
+(prometheus-client's multiprocess mode; README, "Metrics"). Without it (tests,
+runserver) the values live in this process's default registry.
 
 The hot path (one cached read) costs one counter increment and one histogram
 observation, through children looked up once per label set (see `cached_read`).
