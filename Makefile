@@ -10,6 +10,8 @@
 # a SQLite file in the project folder and redis://127.0.0.1:6379/0. The settings refuse to
 # start without SECRET_KEY (DEBUG is off): `make run` takes it from the environment, else
 # from the untracked .env file, where it writes a random one the first time.
+# PROMETHEUS_MULTIPROC_DIR (default .prometheus/) is where `make run`'s workers write their
+# metrics; a Celery worker started next to it must be given the same directory.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -24,6 +26,8 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 export GUNICORN_BIND ?= 127.0.0.1:8000
+# Its default is not exported: only the server (and the task worker) get it, not the test suite.
+PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/.prometheus
 
 .PHONY: help run test lint bench clean distclean dev-key
 
@@ -57,7 +61,8 @@ run: $(PROD_STAMP) dev-key
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput && \
 	$(BIN)/python manage.py seed_demo && \
-	exec $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi:application
+	mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)" && \
+	PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)" exec $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi:application
 
 test: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -70,7 +75,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf staticfiles .pytest_cache .ruff_cache $(PROD_STAMP) $(DEV_STAMP)
+	rm -rf staticfiles .pytest_cache .ruff_cache .prometheus $(PROD_STAMP) $(DEV_STAMP)
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean

@@ -8,9 +8,14 @@ GUNICORN_LOG_LEVEL    error log level (default info)
 GUNICORN_MAX_REQUESTS recycle a worker after this many requests (default 1000, 0 disables)
 GUNICORN_MAX_REQUESTS_JITTER  random extra requests so workers do not all restart together
 GUNICORN_CONTROL_SOCKET       path of gunicorn's control socket (default: no control socket)
+PROMETHEUS_MULTIPROC_DIR      where every worker writes its metrics for /metrics to add up (default: a
+                              directory of this server's own, made at start and removed at exit;
+                              set it to share one with the Celery worker, see README "Metrics")
 """
 
 import os
+import shutil
+import tempfile
 
 # Each sync worker holds its own database and Redis connections: keep the default modest.
 MAX_DEFAULT_WORKERS = 12
@@ -72,3 +77,40 @@ if _control_socket:
     control_socket = _control_socket
 else:
     control_socket_disable = True
+
+
+# --- Prometheus metrics (cacheadmin.metrics): prometheus-client's multiprocess mode ----------------
+# Each worker writes its values to files in PROMETHEUS_MULTIPROC_DIR and /metrics, served by any
+# worker, adds every file up. The variable must be set before a worker imports prometheus_client:
+# on_starting runs in the master before the first fork (and is not run again on a reload).
+_PRIVATE_DIR_MARK = "READER_PRIVATE_METRICS_DIR"  # names the directory a master made for itself
+
+
+def _private_metrics_dir():
+    """This master's own directory, in memory when possible; it is removed at exit."""
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    return os.path.join(base, f"reader-metrics-{os.getpid()}")
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not directory or directory == os.environ.get(_PRIVATE_DIR_MARK):  # unset, or an old master's (USR2)
+        directory = os.environ[_PRIVATE_DIR_MARK] = _private_metrics_dir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.makedirs(directory, exist_ok=True)
+    from cacheadmin.metrics_files import forget_dead_processes  # no metric, no Django: the master stays clean
+
+    forget_dead_processes(directory)
+
+
+def child_exit(server, worker):
+    """A worker ended (recycled, killed, timed out): its live-only gauges go, its counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory == os.environ.get(_PRIVATE_DIR_MARK) == _private_metrics_dir():
+        shutil.rmtree(directory, ignore_errors=True)

@@ -32,6 +32,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 from rest_framework.exceptions import NotFound
 
+from cacheadmin import metrics
 from cacheadmin.registry import DYNAMIC, EPOCH_GENERATION, registry, ttl_seconds
 from cacheadmin.snapshot import snapshot
 
@@ -83,9 +84,12 @@ class Breaker:
 
     def failed(self):
         self.trips += 1
+        metrics.breaker_tripped()
         self._open_until = time.monotonic() + settings.REDIS_CACHE_RETRY_SECONDS
 
     def succeeded(self):
+        if self._open_until:
+            metrics.breaker_closed()
         self._open_until = 0.0
 
 
@@ -195,6 +199,7 @@ class ResponseCache:
             generations = self.fill_generations(read, params, generations)
             if not self.take_lease(read, params):
                 entry = self.wait_for(read, params)
+                metrics.lease_waited(read.name, entry is not None)
                 if entry is not None:
                     return self._counted(read, entry, HIT)
                 return self._counted(read, Entry(generations, *compute()), MISS)
@@ -324,7 +329,7 @@ class ResponseCache:
         """
         backend = self.backend()
         limit = max_entry_bytes()
-        pipe_ops, stored = [], 0
+        pipe_ops, sizes = [], []  # sizes: (read name, bytes) of each answer stored
         for read, params, entry in entries:
             name = self.name(read.key(params), backend)
             value = None
@@ -337,7 +342,8 @@ class ResponseCache:
             # leaves nothing behind for longer.
             ttl = ttl_seconds(DYNAMIC) if entry.meta.get("missing") else read.ttl_seconds
             pipe_ops.append((name, value, ttl, gens))
-            stored += value is not None
+            if value is not None:
+                sizes.append((read.name, len(value)))
 
         def put(client):
             pipe = client.pipeline(transaction=False)
@@ -351,7 +357,8 @@ class ResponseCache:
 
         if pipe_ops:
             self.run(put)
-        return stored
+            metrics.answers_stored(sizes)
+        return len(sizes)
 
     def _lease_name(self, name):
         return f"{name}:lease"
@@ -418,6 +425,7 @@ class ResponseCache:
 
         try:
             self.run(replace, backend, force=True)
+            metrics.retirement("sent")
         except CacheUnavailable:
             self.relay.missed()
 
@@ -459,6 +467,7 @@ class Relay:
         from cacheadmin.models import InvalidationLog
 
         self.pending = True
+        metrics.retirement("missed")
         try:
             InvalidationLog.record_miss()
         except Exception:
@@ -494,6 +503,7 @@ class Relay:
             new_generation(),
             "1" if restarted else "0",
         )
+        metrics.relay_caught_up(self.pending, retired, restarted)
         self._run_id = run_id
         self.pending = False
         return bool(retired)

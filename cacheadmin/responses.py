@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from cacheadmin import metrics
 from cacheadmin.auth import bearer_token, remembered_holder, token_read
 from cacheadmin.cache import MISS, NOT_FOUND, CacheUnavailable, response_cache
 from cacheadmin.snapshot import snapshot
@@ -86,6 +88,14 @@ class CachedReadMixin:
         if "_allowed_cache" not in cls.__dict__:
             cls._allowed_cache = super()._allowed_methods()
         return cls._allowed_cache
+
+    def dispatch(self, request, *args, **kwargs):
+        started = time.perf_counter()
+        response = super().dispatch(request, *args, **kwargs)
+        outcome = response.get("X-Cache")  # None for errors (401, 404, 429…), which are no cached answer
+        if outcome is not None:
+            metrics.cached_read(self.cached_read.name, outcome, time.perf_counter() - started)
+        return response
 
     def initial(self, request, *args, **kwargs):
         if request.method in ("GET", "HEAD"):

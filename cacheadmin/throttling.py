@@ -32,6 +32,8 @@ from redis.exceptions import RedisError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from cacheadmin import metrics
+
 log = logging.getLogger(__name__)
 
 ALIAS = "throttle"
@@ -202,7 +204,10 @@ class WindowRateThrottle(SimpleRateThrottle):
         if key is None:
             return True
         count, self.remaining = counter.hit(key, self.duration)
-        return count <= self.num_requests
+        if count > self.num_requests:
+            metrics.throttled(self.scope)
+            return False
+        return True
 
     def wait(self):
         return self.remaining

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from books import views as books
 from cacheadmin import health
+from cacheadmin.metrics_view import MetricsView
 from cacheadmin.middleware import csp_sources
 from reader import accounts
 from reader import views as reader
@@ -55,6 +56,7 @@ urlpatterns = [
     ),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

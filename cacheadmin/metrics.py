@@ -1,0 +1,213 @@
+"""Prometheus metrics of the response cache, the throttles and the warm jobs.
+
+Importable from any process (gunicorn worker, Celery worker, management command): it
+needs neither Django's settings nor the database, only prometheus-client, and knows no
+domain (a read is its declared name, a throttle its scope).
+
+With PROMETHEUS_MULTIPROC_DIR set *before the process starts* (gunicorn.conf.py sets it
+for its workers; a Celery worker on the same host is started with the same directory),
+every process writes its values to files there and /metrics adds them up
+(prometheus-client's multiprocess mode; README, "Metrics"). Without it (tests,
+runserver) the values live in this process's default registry.
+
+The hot path (one cached read) costs one counter increment and one histogram
+observation, through children looked up once per label set (see `cached_read`).
+"""
+
+import os
+
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from cacheadmin.metrics_files import directory as multiprocess_dir
+
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"  # the X-Cache values (cacheadmin.cache)
+OUTCOMES = (HIT, MISS, BYPASS)
+WARM_JOB_STATES = ("queued", "running", "done", "failed")  # a job's states in the API (admin/cache/jobs/{job}/)
+
+# Seconds from the view's entry to its response: hits are around a millisecond, misses more.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Bytes of a stored answer, up to REDIS_CACHE_MAX_ENTRY_MB (8 MB by default).
+SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216)
+
+
+if multiprocess_dir():
+    os.makedirs(multiprocess_dir(), exist_ok=True)  # prometheus-client writes there on the first metric
+
+CACHED_READS = Counter(
+    "reader_cache_reads",
+    "Answers of cached reads, by read and X-Cache outcome (HIT, MISS, BYPASS).",
+    ["read", "outcome"],
+)
+READ_SECONDS = Histogram(
+    "reader_cache_read_seconds",
+    "Seconds from the view's entry to its response, per cached read and outcome.",
+    ["read", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+ANSWER_BYTES = Histogram(
+    "reader_cache_answer_bytes",
+    "Size of each answer stored in Redis, as encoded (answers too large to store are not counted).",
+    ["read"],
+    buckets=SIZE_BUCKETS,
+)
+BREAKER_OPEN = Gauge(
+    "reader_cache_breaker_open",
+    "1 while this process keeps Redis out of requests after a failure, until a call succeeds again.",
+    multiprocess_mode="liveall",  # one series per live process (pid label); dead ones are dropped
+)
+BREAKER_TRIPS = Counter(
+    "reader_cache_breaker_trips",
+    "Redis calls that failed and (re)opened the circuit breaker.",
+)
+RELAY_CATCH_UPS = Counter(
+    "reader_cache_relay_catch_ups",
+    "Relay comparisons of the database's missed invalidations with Redis: trigger 'check' (periodic) "
+    "or 'failure' (the first call after a Redis failure or a missed retirement).",
+    ["trigger"],
+)
+EPOCH_BUMPS = Counter(
+    "reader_cache_epoch_bumps",
+    "Times the relay retired every cached answer: reason 'missed' (invalidations Redis never saw) "
+    "or 'restart' (Redis restarted, maybe with old data).",
+    ["reason"],
+)
+RETIREMENTS = Counter(
+    "reader_cache_retirements",
+    "Invalidations after a write (one pipeline of generations each): 'sent' to Redis, or 'missed' "
+    "(Redis unreachable; counted in the database for the relay).",
+    ["result"],
+)
+LEASE_WAITS = Counter(
+    "reader_cache_lease_waits",
+    "Misses that waited for another process computing the same answer: 'answered' when its answer "
+    "came in time, 'timed_out' when they computed it themselves.",
+    ["read", "result"],
+)
+WARM_JOBS = Counter(
+    "reader_cache_warm_jobs",
+    "Warm jobs entering each state (queued, running, done, failed).",
+    ["state"],
+)
+THROTTLED = Counter(
+    "reader_throttled_requests",
+    "Requests refused with 429, by throttle scope.",
+    ["scope"],
+)
+
+# (read, outcome) -> (counter child, histogram child): labels() takes a lock and builds a
+# tuple on every call; a plain dict lookup is what the hot path can afford.
+_read_children = {}
+
+
+def cached_read(read, outcome, seconds):
+    """One answer of a cached read: the hot path (one increment, one observation)."""
+    children = _read_children.get((read, outcome))
+    if children is None:
+        children = _read_children[(read, outcome)] = (
+            CACHED_READS.labels(read, outcome),
+            READ_SECONDS.labels(read, outcome),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+def answers_stored(sizes):
+    """(read, bytes) of each answer just written to Redis."""
+    for read, size in sizes:
+        ANSWER_BYTES.labels(read).observe(size)
+
+
+def breaker_tripped():
+    BREAKER_TRIPS.inc()
+    BREAKER_OPEN.set(1)
+
+
+def breaker_closed():
+    BREAKER_OPEN.set(0)
+
+
+def relay_caught_up(after_failure, retired, restarted):
+    RELAY_CATCH_UPS.labels("failure" if after_failure else "check").inc()
+    if retired:
+        EPOCH_BUMPS.labels("restart" if restarted else "missed").inc()
+
+
+def retirement(result):
+    """result: 'sent' or 'missed'."""
+    RETIREMENTS.labels(result).inc()
+
+
+def lease_waited(read, answered):
+    LEASE_WAITS.labels(read, "answered" if answered else "timed_out").inc()
+
+
+def warm_job(state):
+    """A warm job entered `state` (one of WARM_JOB_STATES): the Celery task calls this."""
+    if state not in WARM_JOB_STATES:
+        raise ValueError(f"Unknown warm job state {state!r}; one of {', '.join(WARM_JOB_STATES)}.")
+    WARM_JOBS.labels(state).inc()
+
+
+def throttled(scope):
+    """A request refused by the throttle of this scope: the throttle classes call this."""
+    THROTTLED.labels(scope or "unknown").inc()
+
+
+def declare_reads(names):
+    """Show a zero for every read and outcome not counted yet, so rates start at once."""
+    for name in names:
+        for outcome in OUTCOMES:
+            CACHED_READS.labels(name, outcome)
+
+
+def declare_known_labels():
+    for state in WARM_JOB_STATES:
+        WARM_JOBS.labels(state)
+    for result in ("sent", "missed"):
+        RETIREMENTS.labels(result)
+    for trigger in ("check", "failure"):
+        RELAY_CATCH_UPS.labels(trigger)
+    for reason in ("missed", "restart"):
+        EPOCH_BUMPS.labels(reason)
+
+
+declare_known_labels()
+
+
+def collected():
+    """What a scrape reads: in multiprocess mode the values of every process, live or ended,
+    added up from the shared directory (counters and histograms summed, the breaker gauge
+    per live process); else this process's registry."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return DEFAULT_REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    return registry
+
+
+def exposition():
+    """Every metric of this deployment in Prometheus' text format (0.0.4): bytes."""
+    return generate_latest(collected())
+
+
+def serve(port, addr="127.0.0.1"):
+    """Serve the metrics over plain HTTP, without authentication, from a background thread:
+    for a process with no Django view of its own (a Celery worker in a container of its own).
+    Bind it to an address only Prometheus reaches. (server, thread)."""
+    from prometheus_client import start_http_server
+
+    return start_http_server(port, addr, registry=collected())
+
+
+def process_exited(pid):
+    """Drop the live-only gauges of a process that ended (gunicorn's child_exit, Celery's
+    worker_process_shutdown); its counters stay in the sums."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)
