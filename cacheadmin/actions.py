@@ -1,8 +1,10 @@
 """Admin actions on the Book changelist (books.admin.BookAdmin.actions)."""
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
-from cacheadmin import operations
+from cacheadmin import jobs, operations
 from cacheadmin.cache import CacheUnavailable
 
 
@@ -12,14 +14,17 @@ def _book_ids(queryset):
 
 @admin.action(description="Warm cache for selected books")
 def warm_cache(modeladmin, request, queryset):
+    """Enqueue a warm job for the selection and show its page (cacheadmin.admin's job view)."""
     try:
-        result = operations.warm(book_ids=_book_ids(queryset))
+        job = jobs.start_warm(book_ids=_book_ids(queryset), user=request.user)
     except CacheUnavailable:
         modeladmin.message_user(request, operations.unavailable_message(), messages.ERROR)
-        return
-    modeladmin.message_user(request, result.summary(), messages.SUCCESS)
-    if result.missing:
-        modeladmin.message_user(request, result.missing_summary(), messages.WARNING)
+        return None
+    except jobs.QueueUnavailable:
+        modeladmin.message_user(request, jobs.QUEUE_MESSAGE, messages.ERROR)
+        return None
+    modeladmin.message_user(request, f"Warming {job.target()} in the background.", messages.SUCCESS)
+    return HttpResponseRedirect(reverse("admin:cacheadmin_cachepanel_job", args=[job.pk]))
 
 
 @admin.action(description="Clear cache for selected books")

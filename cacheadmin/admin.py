@@ -8,14 +8,17 @@ and every operation is a call into cacheadmin.operations.
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from cacheadmin import operations
+from cacheadmin import jobs, operations
 from cacheadmin.cache import CacheUnavailable
 from cacheadmin.forms import PatternForm, WarmForm
 from cacheadmin.models import CachePanel
+
+
+JOB_REFRESH_SECONDS = 2
 
 
 def is_staff(request):
@@ -49,12 +52,13 @@ class CachePanelAdmin(admin.ModelAdmin):
             path("clear/", wrap(self.clear_view), name="{}_{}_clear".format(*info)),
             path("pattern/", wrap(self.pattern_view), name="{}_{}_pattern".format(*info)),
             path("warm/", wrap(self.warm_view), name="{}_{}_warm".format(*info)),
+            path("jobs/<str:job>/", wrap(self.job_view), name="{}_{}_job".format(*info)),
         ]
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _url(self, name):
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}")
+    def _url(self, name, *args):
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
 
     def _dashboard(self):
         return HttpResponseRedirect(self._url("changelist"))
@@ -94,6 +98,7 @@ class CachePanelAdmin(admin.ModelAdmin):
             uptime=operations.format_seconds(stats["uptime_seconds"]),
             pattern_form=PatternForm(),
             warm_form=WarmForm(),
+            jobs=[(job, self._url("job", job.pk)) for job in jobs.recent()],
         )
 
     def clear_view(self, request):
@@ -147,10 +152,22 @@ class CachePanelAdmin(admin.ModelAdmin):
         if not form.is_valid():
             return self._render(request, "warm.html", "Warm the response cache", form=form)
         try:
-            result = operations.warm(book_ids=form.cleaned_data["books"], all_books=form.cleaned_data["all"])
+            job = jobs.start_warm(
+                book_ids=form.cleaned_data["books"], all_books=form.cleaned_data["all"], user=request.user
+            )
         except CacheUnavailable:
             return self._unavailable(request)
-        messages.success(request, result.summary())
-        if result.missing:
-            messages.warning(request, result.missing_summary())
-        return self._dashboard()
+        except jobs.QueueUnavailable:
+            messages.error(request, jobs.QUEUE_MESSAGE)
+            return self._dashboard()
+        messages.success(request, f"Warming {job.target()} in the background.")
+        return HttpResponseRedirect(self._url("job", job.pk))
+
+    def job_view(self, request, job):
+        """A warm job's progress and result; the page reloads itself until the job ends."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        found = jobs.find(job)
+        if found is None:
+            raise Http404("No such warm job.")
+        return self._render(request, "job.html", "Warm job", job=found, refresh_seconds=JOB_REFRESH_SECONDS)
