@@ -17,7 +17,6 @@ from cacheadmin.cache import CacheUnavailable
 from cacheadmin.forms import PatternForm, WarmForm
 from cacheadmin.models import CachePanel
 
-
 JOB_REFRESH_SECONDS = 2
 
 

@@ -134,7 +134,9 @@ class WarmView(CacheAdminView):
 
 
 class JobView(CacheAdminView):
-    @extend_schema(operation_id="admin_cache_job", responses={200: _job, 404: OpenApiResponse(description="No such job.")})
+    @extend_schema(
+        operation_id="admin_cache_job", responses={200: _job, 404: OpenApiResponse(description="No such job.")}
+    )
     def get(self, request, job):
         found = jobs.find(job)
         if found is None:

@@ -7,6 +7,7 @@ take each other's jobs. Tests that use it are transactional, since the worker is
 another process and only sees committed rows.
 """
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -27,10 +28,8 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent():
     """In the child: receive SIGTERM when the test process dies, however it dies (Linux)."""
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (AttributeError, OSError):
-        pass
 
 
 class CeleryWorker:
