@@ -108,3 +108,17 @@ def wait_for_job(client, status_url, timeout=60, until=("done", "failed")):
         if time.monotonic() > deadline:
             raise AssertionError(f"job still {answer.json()} after {timeout} s")
         time.sleep(0.05)
+
+
+def wait_until_finished(job_id, timeout=60):
+    """The WarmJob once its worker has finished it (done or failed), read from the database."""
+    from cacheadmin.models import WarmJob
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = WarmJob.objects.get(pk=job_id)
+        if job.finished:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job.state} after {timeout} s")
+        time.sleep(0.05)
