@@ -8,9 +8,18 @@ GUNICORN_LOG_LEVEL    error log level (default info)
 GUNICORN_MAX_REQUESTS recycle a worker after this many requests (default 1000, 0 disables)
 GUNICORN_MAX_REQUESTS_JITTER  random extra requests so workers do not all restart together
 GUNICORN_CONTROL_SOCKET       path of gunicorn's control socket (default: no control socket)
+GUNICORN_START_WORKER "1"/"true" starts a Celery worker (`celery -A config worker`) once gunicorn is
+                      ready and stops it when gunicorn exits; `make run` sets it (default off: docker-compose
+                      runs the worker as a service of its own)
+CELERY_WORKER_CONCURRENCY     processes of that worker (default 2)
 """
 
+import contextlib
+import ctypes
 import os
+import signal
+import subprocess
+import sys
 
 # Each sync worker holds its own database and Redis connections: keep the default modest.
 MAX_DEFAULT_WORKERS = 12
@@ -72,3 +81,42 @@ if _control_socket:
     control_socket = _control_socket
 else:
     control_socket_disable = True
+
+
+# --- a Celery worker beside gunicorn (`make run`): one command serves requests and runs jobs
+start_worker = os.environ.get("GUNICORN_START_WORKER", "").strip().lower() in {"1", "true", "yes", "on"}
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """In the worker: SIGTERM when the gunicorn master dies, even by SIGKILL (Linux; elsewhere a no-op)."""
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def celery_command():
+    concurrency = _env_int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+    return [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "info",
+            "--concurrency", str(concurrency)]  # fmt: skip
+
+
+def when_ready(server):
+    if not start_worker:
+        return
+    server.celery_worker = subprocess.Popen(
+        celery_command(), cwd=os.path.dirname(os.path.abspath(__file__)), preexec_fn=_die_with_parent
+    )
+    server.log.info("Started a Celery worker (pid: %s)", server.celery_worker.pid)
+
+
+def on_exit(server):
+    worker = getattr(server, "celery_worker", None)
+    if worker is None or worker.poll() is not None:
+        return
+    server.log.info("Stopping the Celery worker (pid: %s)", worker.pid)
+    worker.terminate()  # warm shutdown: the job in hand may finish within the graceful timeout
+    try:
+        worker.wait(graceful_timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()  # its job's message was not acknowledged: it comes back (cacheadmin.jobs)
+        worker.wait()
