@@ -140,9 +140,10 @@ def _redis_database_beside(url):
     if parts.scheme in {"redis", "rediss"}:
         number = int(parts.path.strip("/") or 0)
         return urlunsplit(parts._replace(path=f"/{(number + 1) % 16}"))
-    query = dict(parse_qsl(parts.query))  # unix:///path/redis.sock?db=0
-    query["db"] = str((int(query.get("db", 0)) + 1) % 16)
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    # unix:///path/redis.sock?db=0 (redis-py) is redis+socket:///path/redis.sock?virtual_host=1 to Celery.
+    query = dict(parse_qsl(parts.query))
+    query["virtual_host"] = str((int(query.pop("db", 0)) + 1) % 16)
+    return f"redis+socket://{parts.netloc}{parts.path}?{urlencode(query)}"
 
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_database_beside(REDIS_URL))
