@@ -192,6 +192,7 @@ def test_a_job_is_enqueued_only_when_its_transaction_commits(user, celery_worker
 HUGE = 15_000
 
 
+@pytest.mark.slow
 def test_warming_a_15000_chapter_book_answers_at_once_and_finishes(staff_api, api, user, celery_worker):
     book = big_book(user, chapters=HUGE)
 
