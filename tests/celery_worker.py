@@ -92,9 +92,11 @@ class CeleryWorker:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def forget_queue(self):
-        """Remove this worker's queue from the broker (nothing else there is touched)."""
+        """Remove this worker's queue and its exchange's bindings from the broker (only those)."""
         with app.connection_for_write() as conn:
             conn.default_channel.queue_delete(self.queue)
+            client = conn.default_channel.client
+            client.delete(f"_kombu.binding.{self.queue}", f"_kombu.binding_permanent.{self.queue}")
 
 
 def wait_for_job(client, status_url, timeout=60, until=("done", "failed")):
