@@ -92,11 +92,15 @@ class CeleryWorker:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def forget_queue(self):
-        """Remove this worker's queue and its exchange's bindings from the broker (only those)."""
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(self.queue)
-            client = conn.default_channel.client
-            client.delete(f"_kombu.binding.{self.queue}", f"_kombu.binding_permanent.{self.queue}")
+        forget_queue(self.queue)
+
+
+def forget_queue(queue):
+    """Remove a queue (its priority lists too) and its exchange's bindings from the broker, only those."""
+    names = [queue, *(f"{queue}\x06\x16{priority}" for priority in (3, 6, 9))]
+    names += [f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.delete(*names)
 
 
 def wait_for_job(client, status_url, timeout=60, until=("done", "failed")):

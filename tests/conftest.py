@@ -1,13 +1,15 @@
+import contextlib
 import time
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cacheadmin.cache import response_cache
 from cacheadmin.models import WarmJob
 from tests import cacheadmin_support
-from tests.celery_worker import CeleryWorker
+from tests.celery_worker import CeleryWorker, forget_queue
 from tests.factories import UserFactory
 from tests.redis_server import RedisServer
 
@@ -22,6 +24,8 @@ def as_a_fresh_worker():
 def _remove_this_runs_keys():
     yield
     cache.delete_pattern("*")  # only keys under this run's own prefix
+    with contextlib.suppress(Exception):  # and this run's queue, with any job no worker took
+        forget_queue(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +107,6 @@ def _celery_worker(django_db_setup, tmp_path_factory):
     worker = CeleryWorker(tmp_path_factory.mktemp("celery") / "worker.log").start()
     yield worker
     worker.stop()
-    worker.forget_queue()
 
 
 @pytest.fixture
