@@ -1,9 +1,10 @@
-"""The Django admin's cache panel: statistics, clear all, clear by pattern, warm.
+"""The Django admin's cache panel: statistics, clear all, clear by pattern, warm (a background job).
 
 The admin index lists registered models only, so the panel is registered on CachePanel,
 an unmanaged model without a table. Its admin replaces every model URL with the panel's
 own views, each behind admin_site.admin_view (staff only, CSRF-protected, never cached),
-and every operation is a call into cacheadmin.operations.
+and every operation is a call into cacheadmin.operations (warming: cacheadmin.jobs, whose
+job page reloads itself until the job ends).
 """
 
 from django.contrib import admin, messages

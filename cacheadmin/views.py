@@ -1,7 +1,8 @@
 """Staff endpoints of the response cache (API.md, "Cache administration").
 
 Every endpoint calls cacheadmin.operations, like the Django admin panel and the
-management commands. Staff only: 401 without credentials, 403 signed in but not staff.
+management commands; warming starts a background job (cacheadmin.jobs) whose status has
+an endpoint of its own. Staff only: 401 without credentials, 403 signed in but not staff.
 """
 
 from django.urls import reverse
