@@ -30,3 +30,6 @@ if env("TEST_DB_NAME", default=""):
 elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not SQLite's default in-memory test database, so the worker can open it too.
     DATABASES["default"]["TEST"] = {"NAME": f"/tmp/reader-test-{_run}.sqlite3"}
+
+# The suite's workers mark their jobs alive twice a second (tests check it within one long book).
+WARM_JOB_HEARTBEAT_SECONDS = 0.5

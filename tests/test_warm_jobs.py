@@ -95,6 +95,23 @@ def admin_client(staff, client):
 # --- a worker that dies mid-job -------------------------------------------------------
 
 
+def test_a_long_book_keeps_its_job_alive_and_never_looks_stale(staff_api, user, celery_worker, settings):
+    book = big_book(user, chapters=2000)
+    settings.WARM_JOB_STALE_SECONDS = 3  # the worker writes a heartbeat every 0.5 s (settings_test)
+    job = staff_api.post(WARM, {"books": [book.pk]}, format="json").json()["job"]
+    wait_for_state(WarmJob(pk=job), {WarmJob.State.RUNNING})
+
+    beats, deadline = set(), time.monotonic() + 300
+    while (status := staff_api.get(f"{JOBS}{job}/").json())["state"] == "running":
+        assert time.monotonic() < deadline
+        row = WarmJob.objects.get(pk=job)
+        if row.books_done == 0:  # no progress to write within the one book: only the heartbeat thread
+            beats.add(row.heartbeat_at)
+        time.sleep(0.2)
+    assert status["state"] == "done", status  # never reported stale while its worker lived
+    assert len(beats) >= 4  # the claim and the first progress write give 2 at most; the thread the rest
+
+
 def kill_mid_job(worker, job):
     wait_for_state(job, {WarmJob.State.RUNNING})
     time.sleep(0.3)
