@@ -1,6 +1,7 @@
 # reader: common tasks. Needs Python 3.11+ (set PYTHON=python3.12 to pick another one).
 #
 #   make run     migrate, collect static files, seed the demo data, serve on 127.0.0.1:8000
+#                with a Celery worker beside gunicorn (both stop together; GUNICORN_START_WORKER=0: no worker)
 #   make test    run the test suite (PYTEST_ARGS="-x -k cache" passes arguments to pytest)
 #   make lint    ruff check + ruff format --check
 #   make bench   run bench/run.py (BENCH_ARGS passes arguments to it)
@@ -62,7 +63,7 @@ run: $(PROD_STAMP) dev-key
 	$(BIN)/python manage.py collectstatic --noinput && \
 	$(BIN)/python manage.py seed_demo && \
 	mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)" && \
-	PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)" exec $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi:application
+	GUNICORN_START_WORKER=$${GUNICORN_START_WORKER:-1} PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)" exec $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi:application
 
 test: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

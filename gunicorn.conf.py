@@ -11,10 +11,19 @@ GUNICORN_CONTROL_SOCKET       path of gunicorn's control socket (default: no con
 PROMETHEUS_MULTIPROC_DIR      where every worker writes its metrics for /metrics to add up (default: a
                               directory of this server's own, made at start and removed at exit;
                               set it to share one with the Celery worker, see README "Metrics")
+GUNICORN_START_WORKER "1"/"true" starts a Celery worker (`celery -A config worker`) once gunicorn is
+                      ready and stops it when gunicorn exits; `make run` sets it (default off: docker-compose
+                      runs the worker as a service of its own)
+CELERY_WORKER_CONCURRENCY     processes of that worker (default 2)
 """
 
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 
 # Each sync worker holds its own database and Redis connections: keep the default modest.
@@ -110,7 +119,51 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server):
+def _remove_private_metrics_dir():
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     if directory == os.environ.get(_PRIVATE_DIR_MARK) == _private_metrics_dir():
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# --- a Celery worker beside gunicorn (`make run`): one command serves requests and runs jobs
+start_worker = os.environ.get("GUNICORN_START_WORKER", "").strip().lower() in {"1", "true", "yes", "on"}
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """In the worker: SIGTERM when the gunicorn master dies, even by SIGKILL (Linux; elsewhere a no-op)."""
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def celery_command():
+    concurrency = _env_int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+    return [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "info",
+            "--concurrency", str(concurrency)]  # fmt: skip
+
+
+def when_ready(server):
+    if not start_worker:
+        return
+    server.celery_worker = subprocess.Popen(
+        celery_command(), cwd=os.path.dirname(os.path.abspath(__file__)), preexec_fn=_die_with_parent
+    )
+    server.log.info("Started a Celery worker (pid: %s)", server.celery_worker.pid)
+
+
+def on_exit(server):
+    _stop_celery_worker(server)  # first: it may still write its metrics
+    _remove_private_metrics_dir()
+
+
+def _stop_celery_worker(server):
+    worker = getattr(server, "celery_worker", None)
+    if worker is None or worker.poll() is not None:
+        return
+    server.log.info("Stopping the Celery worker (pid: %s)", worker.pid)
+    worker.terminate()  # warm shutdown: the job in hand may finish within the graceful timeout
+    try:
+        worker.wait(graceful_timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()  # its job's message was not acknowledged: it comes back (cacheadmin.jobs)
+        worker.wait()

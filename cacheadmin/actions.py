@@ -4,8 +4,10 @@ Only staff with the cache permission see or run them; each run is recorded in th
 """
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
-from cacheadmin import audit, operations
+from cacheadmin import audit, jobs, operations
 from cacheadmin.cache import CacheUnavailable
 from cacheadmin.permissions import can_manage_cache
 
@@ -16,16 +18,18 @@ def _book_ids(queryset):
 
 @admin.action(description="Warm cache for selected books", permissions=["manage_cache"])
 def warm_cache(modeladmin, request, queryset):
-    book_ids = _book_ids(queryset)
+    """Enqueue a warm job for the selection and show its page (cacheadmin.admin's job view)."""
     try:
-        result = operations.warm(book_ids=book_ids)
+        job = jobs.start_warm(book_ids=_book_ids(queryset), user=request.user)
     except CacheUnavailable:
         modeladmin.message_user(request, operations.unavailable_message(), messages.ERROR)
-        return
-    audit.warmed(request.user, result, audit.ADMIN, book_ids=book_ids)
-    modeladmin.message_user(request, result.summary(), messages.SUCCESS)
-    if result.missing:
-        modeladmin.message_user(request, result.missing_summary(), messages.WARNING)
+        return None
+    except jobs.QueueUnavailable:
+        modeladmin.message_user(request, jobs.QUEUE_MESSAGE, messages.ERROR)
+        return None
+    audit.warm_started(request.user, job, audit.ADMIN)
+    modeladmin.message_user(request, f"Warming {job.target()} in the background.", messages.SUCCESS)
+    return HttpResponseRedirect(reverse("admin:cacheadmin_cachepanel_job", args=[job.pk]))
 
 
 @admin.action(description="Clear cache for selected books", permissions=["manage_cache"])

@@ -1,24 +1,27 @@
-"""The Django admin's cache panel: statistics, clear all, clear by pattern, warm.
+"""The Django admin's cache panel: statistics, clear all, clear by pattern, warm (a background job).
 
 The admin index lists registered models only, so the panel is registered on CachePanel,
 an unmanaged model without a table. Its admin replaces every model URL with the panel's
 own views, each behind admin_site.admin_view (staff only, CSRF-protected, never cached),
-and every operation is a call into cacheadmin.operations. Seeing the panel needs
+and every operation is a call into cacheadmin.operations (warming: cacheadmin.jobs, whose
+job page reloads itself until the job ends). Seeing the panel needs
 ``cacheadmin.view_cache_stats`` (or ``manage_cache``); clearing and warming need
 ``cacheadmin.manage_cache`` (cacheadmin.permissions), and each is recorded in the admin log.
 """
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from cacheadmin import audit, operations
+from cacheadmin import audit, jobs, operations
 from cacheadmin.cache import CacheUnavailable
 from cacheadmin.forms import PatternForm, WarmForm
 from cacheadmin.models import CachePanel
 from cacheadmin.permissions import can_manage_cache, can_view_cache_stats
+
+JOB_REFRESH_SECONDS = 2
 
 
 @admin.register(CachePanel)
@@ -51,12 +54,13 @@ class CachePanelAdmin(admin.ModelAdmin):
             path("clear/", wrap(self.clear_view), name="{}_{}_clear".format(*info)),
             path("pattern/", wrap(self.pattern_view), name="{}_{}_pattern".format(*info)),
             path("warm/", wrap(self.warm_view), name="{}_{}_warm".format(*info)),
+            path("jobs/<str:job>/", wrap(self.job_view), name="{}_{}_job".format(*info)),
         ]
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _url(self, name):
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}")
+    def _url(self, name, *args):
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
 
     def _dashboard(self):
         return HttpResponseRedirect(self._url("changelist"))
@@ -97,6 +101,7 @@ class CachePanelAdmin(admin.ModelAdmin):
             uptime=operations.format_seconds(stats["uptime_seconds"]),
             pattern_form=PatternForm(),
             warm_form=WarmForm(),
+            jobs=[(job, self._url("job", job.pk)) for job in jobs.recent()],
         )
 
     def clear_view(self, request):
@@ -153,11 +158,21 @@ class CachePanelAdmin(admin.ModelAdmin):
             return self._render(request, "warm.html", "Warm the response cache", form=form)
         book_ids = form.cleaned_data["books"]
         try:
-            result = operations.warm(book_ids=book_ids, all_books=form.cleaned_data["all"])
+            job = jobs.start_warm(book_ids=book_ids, all_books=form.cleaned_data["all"], user=request.user)
         except CacheUnavailable:
             return self._unavailable(request)
-        audit.warmed(request.user, result, audit.ADMIN, book_ids=book_ids)
-        messages.success(request, result.summary())
-        if result.missing:
-            messages.warning(request, result.missing_summary())
-        return self._dashboard()
+        except jobs.QueueUnavailable:
+            messages.error(request, jobs.QUEUE_MESSAGE)
+            return self._dashboard()
+        audit.warm_started(request.user, job, audit.ADMIN)
+        messages.success(request, f"Warming {job.target()} in the background.")
+        return HttpResponseRedirect(self._url("job", job.pk))
+
+    def job_view(self, request, job):
+        """A warm job's progress and result; the page reloads itself until the job ends."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        found = jobs.find(job)
+        if found is None:
+            raise Http404("No such warm job.")
+        return self._render(request, "job.html", "Warm job", job=found, refresh_seconds=JOB_REFRESH_SECONDS)

@@ -13,9 +13,13 @@ API, ADMIN = "through the API", "in the admin"
 
 
 def record(user, message, *, flag=CHANGE):
+    return _log(user.pk, message, flag)
+
+
+def _log(user_id, message, flag):
     content_type = ContentType.objects.get_for_model(CachePanel, for_concrete_model=False)
     return LogEntry.objects.create(
-        user_id=user.pk,
+        user_id=user_id,
         content_type=content_type,
         object_id=None,
         object_repr="response cache",
@@ -43,6 +47,20 @@ def cleared_books(user, book_ids, deleted, via):
     return record(user, message, flag=DELETION)
 
 
-def warmed(user, result, via, book_ids=None):
-    what = f"book(s) {_ids(book_ids)}" if book_ids else "all books"
-    return record(user, f"Warmed {what} {via}: {result.books} book(s), {result.keys} key(s) written.")
+def _target(book_ids):
+    return f"book(s) {_ids(book_ids)}" if book_ids else "all books"
+
+
+def warm_started(user, job, via):
+    return record(user, f"Started warming {_target(job.book_ids)} {via} (job {job.pk}).")
+
+
+def warm_ended(job):
+    """The end of a warm job, under the user who asked for it (written by the task's worker)."""
+    if job.requested_by_id is None:
+        return None
+    if job.state == job.State.DONE:
+        message = f"Warmed {_target(job.book_ids)} (job {job.pk}): {job.books_done} book(s), {job.keys} key(s) written."
+    else:
+        message = f"Warming {_target(job.book_ids)} failed (job {job.pk}): {job.error}"
+    return _log(job.requested_by_id, message, CHANGE)

@@ -1,3 +1,6 @@
+import uuid
+
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
 
@@ -53,3 +56,57 @@ class CachePanel(models.Model):
 
     def __str__(self):
         return "response cache"
+
+
+class WarmJob(models.Model):
+    """One warm of chosen books (or of all books), run by a Celery worker (cacheadmin.jobs)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    all_books = models.BooleanField(default=False)
+    book_ids = models.JSONField(default=list, blank=True)
+    books_total = models.PositiveIntegerField(null=True, blank=True)  # known once the job starts
+    books_done = models.PositiveIntegerField(default=0)
+    keys = models.PositiveIntegerField(default=0)
+    missing = models.JSONField(default=list, blank=True)  # asked-for ids that do not exist
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # the worker's last sign of life
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "cache warm job"
+
+    def __str__(self):
+        return f"warm {self.target()} ({self.state})"
+
+    @property
+    def finished(self):
+        return self.state in {self.State.DONE, self.State.FAILED}
+
+    @property
+    def percent(self):
+        if self.state == self.State.DONE:
+            return 100
+        if not self.books_total:
+            return 0
+        return min(100, int(100 * self.books_done / self.books_total))
+
+    def target(self):
+        """'all books', 'book(s) 3, 7' or, for many, '250 books'."""
+        if self.all_books:
+            return "all books"
+        if len(self.book_ids) > 10:
+            return f"{len(self.book_ids)} books"
+        return "book(s) " + ", ".join(map(str, self.book_ids))

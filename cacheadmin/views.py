@@ -1,17 +1,19 @@
 """Staff endpoints of the response cache (API.md, "Cache administration").
 
 Every endpoint calls cacheadmin.operations, like the Django admin panel and the
-management commands. Staff with the cache permission only (cacheadmin.permissions): 401
+management commands; warming starts a background job (cacheadmin.jobs) whose status has
+an endpoint of its own. Staff with the cache permission only (cacheadmin.permissions): 401
 without credentials, 403 otherwise. Every clear and warm is recorded in the admin log.
 """
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cacheadmin import audit, operations
+from cacheadmin import audit, jobs, operations
 from cacheadmin.cache import CacheUnavailable
 from cacheadmin.permissions import ManagesCache, ViewsCacheStats
 
@@ -94,23 +96,57 @@ class WarmSerializer(serializers.Serializer):
         return data
 
 
+_job = inline_serializer(
+    "CacheJob",
+    {
+        "job": serializers.UUIDField(),
+        "state": serializers.ChoiceField(choices=["queued", "running", "done", "failed"]),
+        "books_total": serializers.IntegerField(allow_null=True),
+        "books_done": serializers.IntegerField(),
+        "keys": serializers.IntegerField(),
+        "error": serializers.CharField(allow_null=True),
+        "started_at": serializers.DateTimeField(allow_null=True),
+        "finished_at": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
 class WarmView(CacheAdminView):
     @extend_schema(
         request=WarmSerializer,
         responses={
-            200: inline_serializer(
-                "CacheWarmed", {"books": serializers.IntegerField(), "keys": serializers.IntegerField()}
+            202: inline_serializer(
+                "CacheWarmQueued", {"job": serializers.UUIDField(), "status_url": serializers.URLField()}
             ),
             503: _unavailable,
         },
     )
     def post(self, request):
+        """Enqueue a warm job; its progress is at status_url (the Location header too)."""
         form = WarmSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         book_ids = form.validated_data.get("books")
         try:
-            result = operations.warm(book_ids=book_ids, all_books=form.validated_data["all"])
+            job = jobs.start_warm(book_ids=book_ids, all_books=form.validated_data["all"], user=request.user)
         except CacheUnavailable as error:
             raise unavailable() from error
-        audit.warmed(request.user, result, audit.API, book_ids=book_ids)
-        return Response(result.as_dict())
+        except jobs.QueueUnavailable as error:
+            raise CacheUnavailableError(jobs.QUEUE_MESSAGE) from error
+        audit.warm_started(request.user, job, audit.API)
+        status_url = request.build_absolute_uri(reverse("cache-job", args=[job.pk]))
+        return Response(
+            {"job": str(job.pk), "status_url": status_url},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": status_url},
+        )
+
+
+class JobView(CacheAdminView):
+    @extend_schema(
+        operation_id="admin_cache_job", responses={200: _job, 404: OpenApiResponse(description="No such job.")}
+    )
+    def get(self, request, job):
+        found = jobs.find(job)
+        if found is None:
+            raise NotFound("No such job.")
+        return Response(jobs.as_dict(found))

@@ -1,6 +1,7 @@
 """Settings for reader: every value comes from the environment (see README)."""
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -184,6 +185,42 @@ THROTTLE_RATES = {
 }
 # Proxies in front of the app whose X-Forwarded-For is believed (DRF's NUM_PROXIES); 0: REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# --- Celery: background jobs, e.g. cache warming (config.celery) -------------------
+
+
+def _redis_database_beside(url):
+    """The same Redis server as url, on the next database number (/0 -> /1): the broker's own."""
+    parts = urlsplit(url)
+    if parts.scheme in {"redis", "rediss"}:
+        number = int(parts.path.strip("/") or 0)
+        return urlunsplit(parts._replace(path=f"/{(number + 1) % 16}"))
+    # unix:///path/redis.sock?db=0 (redis-py) is redis+socket:///path/redis.sock?virtual_host=1 to Celery.
+    query = dict(parse_qsl(parts.query))
+    query["virtual_host"] = str((int(query.pop("db", 0)) + 1) % 16)
+    return f"redis+socket://{parts.netloc}{parts.path}?{urlencode(query)}"
+
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_database_beside(REDIS_URL))
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Enqueueing happens inside a request: a dead broker must fail it in seconds, not hang it.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# A job's message is acknowledged when the job ends, so a worker that dies mid-job leaves it to be
+# delivered again (after the visibility timeout) instead of losing it; cacheadmin.jobs decides
+# whether a delivered job still needs running. Job state lives in the database: no result backend.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+}
+CELERY_TIMEZONE = TIME_ZONE
+# A running warm job writes a heartbeat this often; one silent for WARM_JOB_STALE_SECONDS
+# (its worker died or was killed) is reported as failed.
+WARM_JOB_HEARTBEAT_SECONDS = 5
+WARM_JOB_STALE_SECONDS = env.int("WARM_JOB_STALE_SECONDS", default=60)
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {

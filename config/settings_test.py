@@ -1,4 +1,8 @@
-"""Test settings: the suite's own Redis database and key prefix, fast hashing."""
+"""Test settings: the suite's own Redis database and key prefix, fast hashing.
+
+The Celery worker the suite starts (tests/celery_worker.py) runs with these settings too;
+it is handed the test process's key prefix, test database and queue through TEST_* variables.
+"""
 
 import os
 
@@ -6,7 +10,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-suite-only-not-a-secret")
 
 from config.settings import *  # noqa: E402, F403
-from config.settings import CACHES, env  # noqa: E402
+from config.settings import CACHES, DATABASES, env  # noqa: E402
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _run = f"{_worker}-{os.getpid()}"
@@ -15,10 +19,23 @@ _run = f"{_worker}-{os.getpid()}"
 _test_redis = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/13")
 # One prefix per test process, so runs side by side never see each other's keys.
 CACHES["default"]["LOCATION"] = _test_redis
-CACHES["default"]["KEY_PREFIX"] = f"readertest-{_run}"
+CACHES["default"]["KEY_PREFIX"] = env("TEST_CACHE_KEY_PREFIX", default=f"readertest-{_run}")
 CACHES["throttle"]["LOCATION"] = _test_redis
-CACHES["throttle"]["KEY_PREFIX"] = f"readertest-{_run}-throttle"
+CACHES["throttle"]["KEY_PREFIX"] = f"{CACHES['default']['KEY_PREFIX']}-throttle"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=f"/tmp/reader-test-media-{_worker}")
 # Background work runs in the request in tests, so they stay deterministic.
 REDIS_CACHE_RELAY_SECONDS = 0
+
+# The task queue: a broker database of the suite's own and one queue per test process.
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/14")
+CELERY_TASK_DEFAULT_QUEUE = env("TEST_CELERY_QUEUE", default=f"readertest-{_run}")
+# A worker started by the suite uses the test process's database (pytest-django's test_… name).
+if env("TEST_DB_NAME", default=""):
+    DATABASES["default"]["NAME"] = env("TEST_DB_NAME")
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not SQLite's default in-memory test database, so the worker can open it too.
+    DATABASES["default"]["TEST"] = {"NAME": f"/tmp/reader-test-{_run}.sqlite3"}
+
+# The suite's workers mark their jobs alive twice a second (tests check it within one long book).
+WARM_JOB_HEARTBEAT_SECONDS = 0.5

@@ -1,10 +1,16 @@
+import contextlib
+import time
+
 import pytest
+from django.conf import settings
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from cacheadmin import throttling
 from cacheadmin.cache import response_cache
+from cacheadmin.models import WarmJob
 from tests import cacheadmin_support
+from tests.celery_worker import CeleryWorker, forget_queue
 from tests.factories import UserFactory
 from tests.redis_server import RedisServer
 
@@ -20,6 +26,8 @@ def _remove_this_runs_keys():
     yield
     cache.delete_pattern("*")  # only keys under this run's own prefix
     caches["throttle"].delete_pattern("*")
+    with contextlib.suppress(Exception):  # and this run's queue, with any job no worker took
+        forget_queue(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.fixture(autouse=True)
@@ -125,3 +133,22 @@ def redis_down(settings):
     cacheadmin_support.point_cache_at_dead_redis(settings)
     yield
     as_a_fresh_worker()
+
+
+@pytest.fixture(scope="session")
+def _celery_worker(django_db_setup, tmp_path_factory):
+    """The suite's Celery worker, started on first use (see tests/celery_worker.py)."""
+    worker = CeleryWorker(tmp_path_factory.mktemp("celery") / "worker.log").start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker(_celery_worker, transactional_db):
+    """A real worker taking this test's jobs; every job has ended before the next test."""
+    yield _celery_worker
+    deadline = time.monotonic() + 120
+    while WarmJob.objects.filter(state__in=[WarmJob.State.QUEUED, WarmJob.State.RUNNING]).exists():
+        if time.monotonic() > deadline or not _celery_worker.alive():
+            break
+        time.sleep(0.05)

@@ -5,7 +5,9 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from cacheadmin.cache import response_cache
+from cacheadmin.models import WarmJob
 from tests import cacheadmin_support as support
+from tests.celery_worker import wait_until_finished
 from tests.factories import UserFactory, make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -212,31 +214,93 @@ def test_pattern_page_renders(admin_client):
 # --- warm -----------------------------------------------------------------------------
 
 
-def test_warm_chosen_books(admin_client, api, user):
+def job_page(job):
+    return f"{PANEL}jobs/{job.pk}/"
+
+
+def warm_job_from(response):
+    """The job a warm form or action started: the page it redirected to is the job's."""
+    url = response.redirect_chain[-1][0]
+    assert url.startswith(f"{PANEL}jobs/"), response.redirect_chain
+    return WarmJob.objects.get(pk=url.rstrip("/").rsplit("/", 1)[-1])
+
+
+def test_warm_chosen_books(admin_client, api, user, celery_worker):
     first, second, untouched = (support.book_with_content(user) for _ in range(3))
     response = admin_client.post(WARM, {"books": f"{first.pk}, {second.pk}"}, follow=True)
 
-    assert response.redirect_chain[-1][0] == PANEL
+    assert response.status_code == 200
+    job = warm_job_from(response)
+    assert f"Warming book(s) {first.pk}, {second.pk} in the background." in texts(response)
+    assert (job.book_ids, job.all_books) == ([first.pk, second.pk], False)
+    wait_until_finished(job.pk)
+
+    page = admin_client.get(job_page(job)).content.decode()
     expected = support.book_response_keys(first) | support.book_response_keys(second)
-    assert any(f"Warmed 2 book(s): {len(expected)}" in text for text in texts(response))
+    assert f"Warmed 2 book(s): {len(expected)} cached answer(s) written." in page
+    assert 'id="job-state">done<' in page
+    assert 'http-equiv="refresh"' not in page  # a finished job's page stays still
     assert support.response_keys() == expected
     for url in support.book_read_urls(first) + support.book_read_urls(second):
         assert api.get(url)["X-Cache"] == "HIT", url
     assert api.get(f"/api/v1/books/{untouched.pk}/")["X-Cache"] == "MISS"
 
 
-def test_warm_all_books(admin_client, user, other):
+def test_warm_all_books(admin_client, user, other, celery_worker):
     books = [make_book(user, chapters=1), make_book(other, chapters=2)]
-    response = admin_client.post(WARM, {"all": "on"}, follow=True)
-    assert any("Warmed 2 book(s): 9" in text for text in texts(response))
+    job = warm_job_from(admin_client.post(WARM, {"all": "on"}, follow=True))
+    assert job.all_books
+    job = wait_until_finished(job.pk)
+    assert (job.state, job.books_total, job.books_done, job.keys) == ("done", 2, 2, 9)
+    assert "Warmed 2 book(s): 9 cached answer(s) written." in admin_client.get(job_page(job)).content.decode()
     for book in books:
         assert support.book_response_keys(book) <= support.response_keys()
 
 
-def test_warm_reports_missing_books(admin_client, user):
+def test_warm_reports_missing_books(admin_client, user, celery_worker):
     book = make_book(user, chapters=1)
-    response = admin_client.post(WARM, {"books": f"{book.pk} 99999"}, follow=True)
-    assert any("No such book(s): 99999" in text for text in texts(response))
+    job = warm_job_from(admin_client.post(WARM, {"books": f"{book.pk} 99999"}, follow=True))
+    wait_until_finished(job.pk)
+    assert "No such book(s): 99999." in admin_client.get(job_page(job)).content.decode()
+
+
+def test_a_running_jobs_page_shows_its_progress_and_refreshes_itself(admin_client, staff):
+    job = WarmJob.objects.create(book_ids=list(range(1, 11)), state=WarmJob.State.RUNNING, books_total=10, books_done=4)
+    page = admin_client.get(job_page(job)).content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert 'id="job-state">running<' in page
+    assert '<progress id="job-progress" max="100" value="40">' in page
+    assert "4 / 10" in page
+
+
+def test_a_queued_jobs_page_says_it_waits_for_a_worker(admin_client):
+    job = WarmJob.objects.create(all_books=True)
+    page = admin_client.get(job_page(job)).content.decode()
+    assert 'id="job-state">queued<' in page
+    assert "0 / ?" in page
+    assert "no worker is running" in page
+    assert 'http-equiv="refresh"' in page
+
+
+def test_the_dashboard_lists_recent_jobs(admin_client):
+    job = WarmJob.objects.create(book_ids=[3, 7], state=WarmJob.State.DONE, books_total=2, books_done=2, keys=12)
+    page = admin_client.get(PANEL).content.decode()
+    assert 'id="warm-jobs"' in page
+    assert job_page(job) in page
+    assert "book(s) 3, 7" in page
+
+
+@pytest.mark.parametrize("job", ["00000000-0000-4000-8000-000000000000", "not-a-job"])
+def test_unknown_job_page_is_404(admin_client, job):
+    assert admin_client.get(f"{PANEL}jobs/{job}/").status_code == 404
+
+
+def test_non_staff_cannot_see_a_job(reader_client, client, db):
+    job = WarmJob.objects.create(all_books=True)
+    for visitor in (reader_client, client):
+        response = visitor.get(job_page(job))
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
 
 
 @pytest.mark.parametrize("data", [{}, {"books": "1, x"}, {"books": "1", "all": "on"}, {"books": "0"}])
@@ -245,6 +309,7 @@ def test_warm_form_errors_are_shown(admin_client, data):
     assert response.status_code == 200
     assert response.context["form"].errors
     assert support.response_keys() == set()
+    assert not WarmJob.objects.exists()
 
 
 def test_warm_while_redis_is_down_shows_a_message(admin_client, user, redis_down):
@@ -252,6 +317,7 @@ def test_warm_while_redis_is_down_shows_a_message(admin_client, user, redis_down
     response = admin_client.post(WARM, {"books": str(book.pk)}, follow=True)
     assert response.status_code == 200
     assert any("unreachable" in text for text in texts(response))
+    assert not WarmJob.objects.exists()
 
 
 def test_warm_page_renders(admin_client):
@@ -275,10 +341,12 @@ def test_book_changelist_offers_the_cache_actions(superuser_client, user):
     assert "Clear cache for selected books" in html
 
 
-def test_warm_action_on_selected_books(superuser_client, api, user):
+def test_warm_action_on_selected_books(superuser_client, api, user, celery_worker):
     chosen, other = support.book_with_content(user), support.book_with_content(user)
     response = superuser_client.post(BOOKS, {"action": "warm_cache", "_selected_action": [chosen.pk]}, follow=True)
-    assert any("Warmed 1 book(s)" in text for text in texts(response))
+    assert f"Warming book(s) {chosen.pk} in the background." in texts(response)
+    job = wait_until_finished(warm_job_from(response).pk)
+    assert (job.state, job.books_done, job.keys) == ("done", 1, len(support.book_response_keys(chosen)))
     assert support.response_keys() == support.book_response_keys(chosen)
     for url in support.book_read_urls(chosen):
         assert api.get(url)["X-Cache"] == "HIT", url

@@ -5,8 +5,10 @@ from urllib.parse import quote
 import pytest
 
 from cacheadmin.cache import response_cache
+from cacheadmin.models import WarmJob
 from cacheadmin.registry import registry
 from tests import cacheadmin_support as support
+from tests.celery_worker import wait_for_job
 from tests.conftest import client_for
 from tests.factories import make_book
 
@@ -15,6 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 STATS = "/api/v1/admin/cache/stats/"
 CLEAR = "/api/v1/admin/cache/clear/"
 WARM = "/api/v1/admin/cache/warm/"
+JOBS = "/api/v1/admin/cache/jobs/"
+UNKNOWN_JOB = f"{JOBS}00000000-0000-4000-8000-000000000000/"
 
 
 def clear_url(pattern):
@@ -60,7 +64,13 @@ def test_staff_session_is_allowed(staff, method, url, data):
 
     client = APIClient()
     client.force_login(staff)
-    assert call(client, method, url, data).status_code == 200
+    assert call(client, method, url, data).status_code == (202 if url == WARM else 200)
+
+
+@pytest.mark.parametrize("url", [UNKNOWN_JOB, f"{JOBS}not-a-job/"])
+def test_job_status_needs_staff(anon, api, url):
+    assert anon.get(url).status_code == 401
+    assert api.get(url).status_code == 403
 
 
 # --- stats ----------------------------------------------------------------------------
@@ -195,13 +205,39 @@ def test_longest_pattern_is_accepted(staff_api):
 # --- warm -----------------------------------------------------------------------------
 
 
-def test_warm_makes_the_next_reads_hits(staff_api, api, user):
-    book = support.book_with_content(user)
-    response = staff_api.post(WARM, {"books": [book.pk]}, format="json")
+def warm(client, body, timeout=60):
+    """POST warm: 202 at once; then the job's final status, once the worker has run it."""
+    response = client.post(WARM, body, format="json")
+    assert response.status_code == 202, response.content
+    return wait_for_job(client, response.json()["status_url"], timeout)
 
-    assert response.status_code == 200
+
+def test_warm_answers_202_with_the_jobs_status_url(staff_api, user, celery_worker):
+    book = make_book(user, chapters=1)
+    response = staff_api.post(WARM, {"books": [book.pk]}, format="json")
+    assert response.status_code == 202
+    body = response.json()
+    assert set(body) == {"job", "status_url"}
+    assert body["status_url"] == f"http://testserver{JOBS}{body['job']}/"
+    assert response["Location"] == body["status_url"]
+    job = WarmJob.objects.get(pk=body["job"])
+    assert (job.book_ids, job.all_books) == ([book.pk], False)
+    wait_for_job(staff_api, body["status_url"])
+
+
+def test_warm_makes_the_next_reads_hits(staff_api, api, user, celery_worker):
+    book = support.book_with_content(user)
+    status = warm(staff_api, {"books": [book.pk]})
+
     expected = support.book_response_keys(book)
-    assert response.json() == {"books": 1, "keys": len(expected), "already_cached": 0}
+    assert {key: status[key] for key in ("state", "books_total", "books_done", "keys", "error")} == {
+        "state": "done",
+        "books_total": 1,
+        "books_done": 1,
+        "keys": len(expected),
+        "error": None,
+    }
+    assert status["started_at"] and status["finished_at"] and status["started_at"] <= status["finished_at"]
     assert support.response_keys() == expected
     for url in support.book_read_urls(book):
         read = api.get(url)
@@ -209,44 +245,64 @@ def test_warm_makes_the_next_reads_hits(staff_api, api, user):
         assert read["X-Cache"] == "HIT", url
 
 
-def test_warmed_bodies_are_the_ones_the_views_serve(staff_api, api, user):
+def test_job_status_answers_the_contracts_fields(staff_api, user, celery_worker):
+    book = make_book(user, chapters=1)
+    job = staff_api.post(WARM, {"books": [book.pk]}, format="json").json()["job"]
+    status = wait_for_job(staff_api, f"{JOBS}{job}/")
+    keys = {"job", "state", "books_total", "books_done", "keys", "error", "started_at", "finished_at"}
+    assert set(status) == keys
+    assert status["job"] == job
+
+
+def test_warmed_bodies_are_the_ones_the_views_serve(staff_api, api, user, celery_worker):
     book = support.book_with_content(user)
     urls = support.book_read_urls(book)
     served = [api.get(url).content for url in urls]
     staff_api.delete(CLEAR)
-    staff_api.post(WARM, {"books": [book.pk]}, format="json")
+    warm(staff_api, {"books": [book.pk]})
     warmed = [api.get(url) for url in urls]
     assert [r["X-Cache"] for r in warmed] == ["HIT"] * len(urls)
     assert [r.content for r in warmed] == served
 
 
-def test_warm_twice_writes_nothing_new(staff_api, user):
+def test_warm_twice_writes_nothing_new(staff_api, user, celery_worker):
     book = make_book(user, chapters=2)
-    first = staff_api.post(WARM, {"books": [book.pk]}, format="json").json()
-    assert first == {"books": 1, "keys": 5, "already_cached": 0}
-    again = staff_api.post(WARM, {"books": [book.pk]}, format="json").json()
-    assert again == {"books": 1, "keys": 0, "already_cached": 5}
+    assert warm(staff_api, {"books": [book.pk]})["keys"] == 5
+    assert warm(staff_api, {"books": [book.pk]})["keys"] == 0
 
 
-def test_warm_all(staff_api, api, user, other):
+def test_warm_all(staff_api, api, user, other, celery_worker):
     first, second = make_book(user, chapters=1), make_book(other, chapters=2)
-    response = staff_api.post(WARM, {"all": True}, format="json")
-    assert response.json() == {"books": 2, "keys": 4 + 5, "already_cached": 0}
+    status = warm(staff_api, {"all": True})
+    assert (status["state"], status["books_total"], status["books_done"], status["keys"]) == ("done", 2, 2, 4 + 5)
     assert api.get(f"/api/v1/books/{first.pk}/chapters/1/")["X-Cache"] == "HIT"
     assert support.book_response_keys(second) <= support.response_keys()
 
 
-def test_warm_skips_books_that_do_not_exist(staff_api, user):
+def test_warm_skips_books_that_do_not_exist(staff_api, user, celery_worker):
     book = make_book(user, chapters=1)
-    response = staff_api.post(WARM, {"books": [book.pk, book.pk + 1000]}, format="json")
-    assert response.status_code == 200
-    assert response.json() == {"books": 1, "keys": 4, "already_cached": 0}
+    status = warm(staff_api, {"books": [book.pk, book.pk + 1000]})
+    assert (status["state"], status["books_total"], status["keys"]) == ("done", 1, 4)
+    assert WarmJob.objects.get(pk=status["job"]).missing == [book.pk + 1000]
 
 
-def test_warm_of_a_private_book_still_hides_it_from_others(staff_api, other_api, user):
+def test_warm_of_a_private_book_still_hides_it_from_others(staff_api, other_api, user, celery_worker):
     book = make_book(user)
-    staff_api.post(WARM, {"books": [book.pk]}, format="json")
+    warm(staff_api, {"books": [book.pk]})
     assert other_api.get(f"/api/v1/books/{book.pk}/").status_code == 404
+
+
+def test_a_job_records_who_asked(staff_api, staff, user, celery_worker):
+    book = make_book(user, chapters=1)
+    job = warm(staff_api, {"books": [book.pk]})["job"]
+    assert WarmJob.objects.get(pk=job).requested_by == staff
+
+
+@pytest.mark.parametrize("url", [UNKNOWN_JOB, f"{JOBS}not-a-job/", f"{JOBS}12345/"])
+def test_unknown_job_is_404(staff_api, url):
+    response = staff_api.get(url)
+    assert response.status_code == 404
+    assert response.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -267,6 +323,7 @@ def test_warm_body_that_is_neither_books_nor_all_is_400(staff_api, body):
     response = staff_api.post(WARM, body, format="json")
     assert response.status_code == 400
     assert isinstance(response.json(), dict)
+    assert not WarmJob.objects.exists()
 
 
 def test_warm_with_malformed_json_is_400(staff_api):
@@ -299,7 +356,8 @@ def test_warm_answers_503_while_redis_is_down(staff_api, user, redis_down):
     for body in ({"books": [book.pk]}, {"all": True}):
         response = staff_api.post(WARM, body, format="json")
         assert response.status_code == 503
-        assert response.json()["detail"]
+        assert "unreachable" in response.json()["detail"]
+    assert not WarmJob.objects.exists()  # checked before anything is enqueued
 
 
 def test_other_endpoints_keep_working_while_redis_is_down(staff_api, api, user, redis_down):

@@ -58,8 +58,8 @@ def dockerfile_cmd():
     return json.loads(cmds[0][len("CMD ") :])
 
 
-def test_compose_has_the_four_services(services):
-    assert set(services) >= {"db", "redis", "migrate", "web"}
+def test_compose_has_the_five_services(services):
+    assert set(services) >= {"db", "redis", "migrate", "web", "worker"}
 
 
 def test_secret_checks_reject_literals():
@@ -111,7 +111,7 @@ def test_postgres_service(services):
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
 
 
-@pytest.mark.parametrize("name", ["db", "redis", "web"])
+@pytest.mark.parametrize("name", ["db", "redis", "web", "worker"])
 def test_service_has_a_healthcheck(services, name):
     test = services[name]["healthcheck"]["test"]
     assert test
@@ -172,6 +172,40 @@ def test_web_serves_the_wsgi_application(services):
     assert "urllib" in health and "http://127.0.0.1:8000/healthz" in health
 
 
+def test_worker_runs_celery_with_the_webs_settings(services):
+    worker, web = services["worker"], services["web"]
+    assert worker.get("build") and worker["image"] == web["image"]
+    assert command_words(worker)[:4] == ["celery", "-A", "config", "worker"]
+    env, web_env = environment(worker), environment(web)
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS"):
+        assert env[name] == web_env[name], name
+    # The broker is derived from REDIS_URL (database 1) unless set; a set one takes no literal password.
+    if "CELERY_BROKER_URL" in env:
+        assert env["CELERY_BROKER_URL"] == web_env.get("CELERY_BROKER_URL")
+    assert "ports" not in worker
+
+
+def test_worker_waits_for_healthy_services_and_finished_migrations(services):
+    depends = services["worker"]["depends_on"]
+    assert isinstance(depends, dict)
+    assert depends["db"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_worker_healthcheck_pings_this_worker(services):
+    test = services["worker"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"  # $HOSTNAME is expanded by the container's shell
+    assert "celery -A config inspect ping" in test[1]
+    assert "celery@$$HOSTNAME" in test[1]  # `$$`: compose leaves `$HOSTNAME` to the shell
+
+
+def test_web_leaves_the_jobs_to_the_worker_service(services):
+    # gunicorn.conf.py starts a worker of its own only when asked (make run does).
+    value = str(environment(services["web"]).get("GUNICORN_START_WORKER", "0")).lower()
+    assert value in {"", "0", "false", "no", "off"}
+
+
 def test_dockerfile_runs_as_non_root():
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
@@ -193,6 +227,7 @@ def test_makefile_targets():
     run = re.search(r"^run:.*\n((?:\t.*\n)+)", text, re.MULTILINE).group(1)
     for step in ("migrate --noinput", "collectstatic --noinput", "seed_demo", "config.wsgi:application"):
         assert step in run
+    assert re.search(r"GUNICORN_START_WORKER=\$\$\{GUNICORN_START_WORKER:-1\} exec .*gunicorn", run)
     test = re.search(r"^test:.*\n((?:\t.*\n)+)", text, re.MULTILINE).group(1)
     assert "pytest" in test and "$(PYTEST_ARGS)" in test
 
@@ -213,7 +248,8 @@ def test_ci_script_runs_make_test():
 
 @pytest.fixture
 def gunicorn_settings(monkeypatch):
-    for name in ("GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_ACCESS_LOG", "GUNICORN_MAX_REQUESTS"):
+    names = ("GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_ACCESS_LOG", "GUNICORN_MAX_REQUESTS")
+    for name in (*names, "GUNICORN_START_WORKER", "CELERY_WORKER_CONCURRENCY"):
         monkeypatch.delenv(name, raising=False)
 
     def load(**env):
@@ -244,3 +280,28 @@ def test_gunicorn_reads_the_environment(gunicorn_settings):
 def test_gunicorn_rejects_a_bad_worker_count(gunicorn_settings):
     with pytest.raises(ValueError, match="WEB_CONCURRENCY"):
         gunicorn_settings(WEB_CONCURRENCY="many")
+
+
+def test_gunicorn_starts_no_celery_worker_by_default(gunicorn_settings):
+    conf = gunicorn_settings()
+    assert conf["start_worker"] is False
+
+    class Server:
+        pass
+
+    server = Server()
+    conf["when_ready"](server)
+    assert not hasattr(server, "celery_worker")
+    conf["on_exit"](server)  # nothing to stop
+
+
+@pytest.mark.parametrize(("value", "started"), [("1", True), ("true", True), ("0", False), ("no", False)])
+def test_gunicorn_start_worker_switch(gunicorn_settings, value, started):
+    conf = gunicorn_settings(GUNICORN_START_WORKER=value)
+    assert conf["start_worker"] is started
+
+
+def test_gunicorn_celery_command(gunicorn_settings):
+    command = gunicorn_settings(CELERY_WORKER_CONCURRENCY="3")["celery_command"]()
+    assert command[1:6] == ["-m", "celery", "-A", "config", "worker"]
+    assert command[command.index("--concurrency") + 1] == "3"
