@@ -69,3 +69,8 @@ def descriptions(book_id, kind, chapter):
 def progress(user_id, book_id):
     book = selectors.get_book(book_id)
     return Built(ProgressSerializer(progress_of(user_id, book)).data, **_book_access(book))
+
+
+def toc(book_id):
+    book = selectors.get_book(book_id)
+    return Built(selectors.toc_of(book_id), **_book_access(book))

@@ -85,16 +85,26 @@ def test_content_is_the_body_without_the_head():
     assert content == "<p>It was a bright cold day in April.</p>"
 
 
-def test_documents_without_words_are_skipped():
+def test_documents_that_hold_nothing_are_skipped():
     chapters = [
         ("First", "<p>One two.</p>"),
-        ("Blank", "<p> </p><img src='x.png' alt='pic'/>"),
+        ("Blank", "<p> </p><div><span> </span></div>"),
         ("Last", "<p>Three.</p>"),
     ]
 
     book = parse(epub_factory.make_epub(chapters=chapters))
 
     assert titles(book) == ["First", "Last"]
+
+
+def test_a_page_with_only_a_missing_picture_keeps_its_alt_text():
+    """A picture that is not in the EPUB is removed, its alt text kept: the page is not empty."""
+    chapters = [("First", "<p>One two.</p>"), ("Plate", "<p> </p><img src='x.png' alt='pic'/>")]
+
+    book = parse(epub_factory.make_epub(chapters=chapters))
+
+    assert titles(book) == ["First", "Plate"]
+    assert "pic" in book.chapters[1].content and "<img" not in book.chapters[1].content
 
 
 def test_title_falls_back_to_first_heading():
