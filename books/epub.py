@@ -22,7 +22,7 @@ import lxml.etree
 import lxml.html
 from django.conf import settings
 
-from books import limits
+from books import limits, memory
 from books.links import EpubLinks, Target
 from books.resources import RASTER_TYPES, SVG_TYPE, image_type
 from books.text import normalise, plain_text, prepare, sanitize_svg, sanitize_tree
@@ -187,12 +187,27 @@ class EpubBook:
 
     def _read(self, path, what="document"):
         """The bytes of one file of the archive, at most CHAPTER_MAX_MB of them."""
-        limit = limits.chapter_max_bytes()
         with self._zip.open(path) as stream:
-            data = stream.read(limit + 1)
-        if len(data) > limit:
-            raise EpubError(limits.chapter_too_large_message(f"The EPUB's {what} {path!r}"))
-        return data
+            return _Limited(stream, path, what).read()
+
+    def _document(self, path, what="document"):
+        """A document's normalised tree, parsed as it is decompressed (never held as bytes).
+
+        XML first; a document that is not well-formed XML is parsed again as HTML.
+        """
+        try:
+            with self._zip.open(path) as stream:
+                root = lxml.etree.parse(_Limited(stream, path, what), parser=_xml_parser(recover=False)).getroot()
+        except lxml.etree.XMLSyntaxError:
+            root = None
+        if root is None:
+            try:
+                with self._zip.open(path) as stream:
+                    parser = lxml.html.HTMLParser(huge_tree=True, encoding="utf-8")
+                    root = lxml.html.parse(_Limited(stream, path, what), parser=parser).getroot()
+            except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError):
+                root = None
+        return normalise(root) if root is not None else None
 
     # the plan
 
@@ -204,7 +219,7 @@ class EpubBook:
         documents, numbers = [], 0
         for item in self._spine:
             document = _Document(item.path)
-            root = _parse_document(self._read(item.path))
+            root = self._document(item.path)
             body = _content_of(root, language)
             if body is not None:
                 prepare(body, _PlanLinks(item.path, images))
@@ -239,12 +254,13 @@ class EpubBook:
         for document in self._documents:
             if document.number is None:
                 continue
-            root = _parse_document(self._read(document.path))
+            root = self._document(document.path)
             body = _content_of(root, language)
             links = EpubLinks(book_id, document.path, self._targets, pictures)
             content = sanitize_tree(body, links) if body is not None else ""
             del root, body
-            chapter = ParsedChapter(title=document.title[:500], content=content.strip())
+            memory.release_after(len(content))  # the tree and nh3's copies, before the content is stored
+            chapter = ParsedChapter(title=document.title[:500], content=content)
             del content
             yield chapter
             del chapter  # hold one chapter at a time
@@ -309,7 +325,7 @@ class EpubBook:
         """(path, raw entries) of the EPUB 3 nav, else of the EPUB 2 NCX; None without either."""
         nav = next((item for item in self._manifest.values() if "nav" in item.properties), None)
         if nav is not None:
-            entries = _nav_entries(_parse_document(self._read(nav.path, "navigation document")))
+            entries = _nav_entries(self._document(nav.path, "navigation document"))
             if entries:
                 return nav.path, entries
         ncx = self._manifest.get(toc_id) if toc_id else None
@@ -431,18 +447,19 @@ def _parse_xml(data):
         return None
 
 
-def _parse_document(data):
-    """A spine document's tree, normalised (plain names): XML first, HTML when it is not XML."""
-    if not data or not data.strip():
-        return None
-    try:
-        root = lxml.etree.fromstring(data, parser=_xml_parser(recover=False))
-    except (lxml.etree.XMLSyntaxError, ValueError):
-        try:
-            root = lxml.html.document_fromstring(data, parser=lxml.html.HTMLParser(huge_tree=True))
-        except (lxml.etree.ParserError, ValueError):
-            return None
-    return normalise(root) if root is not None else None
+class _Limited:
+    """A file object that refuses to give more than CHAPTER_MAX_MB of a document."""
+
+    def __init__(self, stream, path, what):
+        self._stream, self._path, self._what = stream, path, what
+        self._left = limits.chapter_max_bytes()
+
+    def read(self, size=-1):
+        data = self._stream.read(self._left + 1 if size is None or size < 0 else min(size, self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise EpubError(limits.chapter_too_large_message(f"The EPUB's {self._what} {self._path!r}"))
+        return data
 
 
 def _local(element):

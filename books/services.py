@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from books import epub, selectors
+from books import epub, memory, selectors
 from books.links import ContentLinks
 from books.models import Book, Chapter, Description, FileFormat, Resource, TableOfContents, Visibility
 from books.text import sanitize_html
@@ -66,6 +66,7 @@ def import_epub(owner, upload, *, visibility=Visibility.PRIVATE, title=None):
     stored before a later failure are removed again.
     """
     with epub.EpubBook(upload) as source:
+        memory.release()  # what planning parsed, before the chapters are read again
         stored = []
         try:
             return _import(owner, upload, source, visibility, title, stored)
@@ -73,6 +74,8 @@ def import_epub(owner, upload, *, visibility=Visibility.PRIVATE, title=None):
             for name in stored:
                 default_storage.delete(name)
             raise
+        finally:
+            memory.release()
 
 
 @transaction.atomic
@@ -139,7 +142,9 @@ def _write_chapters(book, chapters):
         del row
         if batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_ROWS:
             Chapter.objects.bulk_create(batch)
-            batch, batch_bytes = [], 0
+            batch = []
+            memory.release_after(batch_bytes)
+            batch_bytes = 0
     if batch:
         Chapter.objects.bulk_create(batch)
     book.chapter_count, book.word_count = count, words

@@ -362,13 +362,93 @@ def _remove_keeping_tail(element):
 def sanitize_tree(root, links=None):
     """Sanitised HTML of ``root``'s content (a normalised tree; ``root`` itself is left out).
 
-    The tree is changed in place; callers drop it afterwards.
+    The tree is consumed: each part is freed once serialised. nh3 sees the content in
+    pieces of about ``_PIECE_CHARS`` (see ``_clean_content``), so sanitising a large
+    chapter never holds more than one piece's worth of nh3's own copies.
     """
     prepare(root, links)
-    root.tag = "body"  # nh3 parses a fragment: a body tag there is ignored, its content kept
-    root.attrib.clear()
-    markup = lxml.etree.tostring(root, method="html", encoding="unicode", with_tail=False)
-    return _CLEANER.clean(markup)
+    pieces = []
+    _clean_content(root, pieces)
+    root.clear()
+    _strip(pieces)
+    return "".join(pieces)
+
+
+def _strip(pieces):
+    """Strip the whitespace around the joined pieces without copying the large ones."""
+    for index in range(len(pieces)):
+        pieces[index] = pieces[index].lstrip()
+        if pieces[index]:
+            break
+    for index in reversed(range(len(pieces))):
+        pieces[index] = pieces[index].rstrip()
+        if pieces[index]:
+            break
+
+
+# Flow containers whose content nh3 may see in pieces: their content is parsed in the
+# same insertion mode as nh3's fragment context (a div), and no piece leaves anything
+# open, so the browser parses each piece of the joined answer as nh3 parsed it. Tables,
+# lists, paragraphs, SVG and MathML are never split.
+_SPLIT_CONTAINERS = {"div", "section", "article", "aside", "main", "header", "footer", "nav", "blockquote", FOREIGN}
+_PIECE_CHARS = 256 * 1024
+
+
+def _clean_content(element, pieces):
+    """Append the sanitised content of ``element`` to pieces, freeing its children as it goes."""
+    pending = [html.escape(element.text, quote=False)] if element.text else []
+    size = len(pending[0]) if pending else 0
+    while (child := next(iter(element), None)) is not None:
+        tail = child.tail
+        if child.tag in _SPLIT_CONTAINERS and _longer_than(child, _PIECE_CHARS):
+            _flush(pending, pieces)
+            size = 0
+            opening, closing = _shell(child)
+            pieces.append(opening)
+            _clean_content(child, pieces)
+            pieces.append(closing)
+        else:
+            markup = lxml.etree.tostring(child, method="html", encoding="unicode", with_tail=False)
+            if len(markup) >= _PIECE_CHARS:  # a piece of its own (no copy of it when joining)
+                _flush(pending, pieces)
+                size = 0
+            pending.append(markup)
+            size += len(markup)
+            del markup
+        if tail:
+            pending.append(html.escape(tail, quote=False))
+            size += len(tail)
+        element.remove(child)
+        del child
+        if size >= _PIECE_CHARS:
+            _flush(pending, pieces)
+            size = 0
+    _flush(pending, pieces)
+
+
+def _flush(pending, pieces):
+    if pending:
+        pieces.append(_CLEANER.clean("".join(pending)))
+        pending.clear()
+
+
+def _shell(element):
+    """The sanitised start and end tags of a container (both empty when nh3 drops it)."""
+    empty = lxml.etree.Element(element.tag, dict(element.attrib))
+    cleaned = _CLEANER.clean(lxml.etree.tostring(empty, method="html", encoding="unicode"))
+    closing = f"</{element.tag}>"
+    if cleaned.endswith(closing):
+        return cleaned[: -len(closing)], closing
+    return cleaned, ""
+
+
+def _longer_than(element, limit):
+    total = 0
+    for text in element.itertext():
+        total += len(text)
+        if total > limit:
+            return True
+    return False
 
 
 def sanitize_html(markup, links=None):
