@@ -41,7 +41,7 @@ import lxml.etree
 import lxml.html
 import nh3
 
-from books.links import API_ROOT
+from books.links import API_ROOT, ContentLinks
 
 WORDS_PER_MINUTE = 200
 
@@ -291,13 +291,13 @@ def prepare(root, links):
                 element.set("id", element.get("name"))
             _link(element, links)
         elif tag == "img":
-            url = links.picture(element.get("src", "").strip()) if links is not None else None
+            url = links.picture(element.get("src", "").strip())
             if url is None:
                 replaced.append(element)
             else:
                 element.set("src", url)
         elif tag == "image":
-            url = links.picture(element.get("href", "").strip()) if links is not None else None
+            url = links.picture(element.get("href", "").strip())
             if url is None:
                 dropped.append(element)
             else:
@@ -321,7 +321,7 @@ def _link(element, links):
     href = element.get("href")
     if href is None:
         return
-    resolved = links.link(href.strip()) if links is not None else None
+    resolved = links.link(href.strip())
     if resolved is None:
         del element.attrib["href"]
         return
@@ -362,11 +362,14 @@ def _remove_keeping_tail(element):
 def sanitize_tree(root, links=None):
     """Sanitised HTML of ``root``'s content (a normalised tree; ``root`` itself is left out).
 
+    ``links`` (books.links) says where links and pictures may point; without one, only
+    fragments and ``http(s):``/``mailto:`` links are kept, and no picture.
+
     The tree is consumed: each part is freed once serialised. nh3 sees the content in
     pieces of about ``_PIECE_CHARS`` (see ``_clean_content``), so sanitising a large
     chapter never holds more than one piece's worth of nh3's own copies.
     """
-    prepare(root, links)
+    prepare(root, links if links is not None else ContentLinks())
     pieces = []
     _clean_content(root, pieces)
     root.clear()
