@@ -82,7 +82,7 @@ def sign_urls(book_id, content):
     prefix = f"{API_ROOT}books/{book_id}/resources/"
     if prefix not in content:
         return content
-    pattern = re.compile(r'(?<= (?:src|href)=")' + re.escape(prefix) + r'([^"?#]+)(?=")')
+    pattern = re.compile(r' (?:src|href)="' + re.escape(prefix) + r'([^"?#]+)(?=")')
     signed = {}
 
     def sign(match):
