@@ -50,7 +50,8 @@ A footnote here.[^1] See [the second chapter](#second), [its part](#part-two) an
 
 ### Deeper still {#deeper}
 
-<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50" viewBox="0 0 100 50"><circle cx="25" cy="25" r="20" fill="red"/><text x="50" y="30">Drawn words</text></svg>
+<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50" viewBox="0 0 100 50">
+<circle cx="25" cy="25" r="20" fill="red"/><text x="50" y="30">Drawn words</text></svg>
 
 ::: {#arabic dir=rtl lang=ar}
 مرحبا بالعالم

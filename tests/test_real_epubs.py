@@ -26,6 +26,7 @@ MATHML = "{http://www.w3.org/1998/Math/MathML}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 NCX = "{http://www.daisy.org/z3986/2005/ncx/}"
 OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
 CHAPTER_URL = re.compile(r"/api/v1/books/(\d+)/chapters/(\d+)/(?:#(.*))?")
 
 
@@ -88,7 +89,7 @@ def test_every_picture_loads_without_credentials_and_is_an_image(api, real_epub)
             for url in pictures_of(tree):
                 response = anonymous.get(url)
                 assert response.status_code == 200, url
-                assert response["Content-Type"] in ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
+                assert response["Content-Type"] in IMAGE_TYPES
                 body = b"".join(response.streaming_content)
                 path = unquote(urlsplit(url).path.split("/resources/", 1)[1])
                 if response["Content-Type"] == "image/svg+xml":
