@@ -116,9 +116,9 @@ class EpubLinks:
         if target is None:
             return None
         path, fragment = resolved
-        fragment = fragment if fragment in target.ids else ""
-        if fragment and path == self.document:
-            return fragment_link(fragment)
+        if path == self.document and fragment:
+            return fragment_link(fragment) if fragment in target.ids else None  # an anchor of its own, or nothing
+        fragment = fragment if fragment in target.ids else ""  # elsewhere: at worst the top of that chapter
         return Link(chapter_url(self.book_id, target.chapter, fragment), target.chapter)
 
     def picture(self, src):
