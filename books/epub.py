@@ -90,7 +90,8 @@ CONTAINER_PATH = "META-INF/container.xml"
 _CONTAINER_NS = "urn:oasis:names:tc:opendocument:xmlns:container"
 _OPF_MEDIA_TYPE = "application/oebps-package+xml"
 _OPF_NS = "http://www.idpf.org/2007/opf"
-_DOCUMENT_TYPES = {"application/xhtml+xml", "text/html", "application/html+xml"}
+# Content documents of the spine: XHTML (or HTML), and EPUB 3's SVG pages.
+_DOCUMENT_TYPES = {"application/xhtml+xml", "text/html", "application/html+xml", "image/svg+xml"}
 _NCX_TYPE = "application/x-dtbncx+xml"
 _CHUNK_SIZE = 64 * 1024
 _ENTITY_DECLARATION = b"<!ENTITY"
@@ -588,7 +589,14 @@ class _PlanLinks:
 
 
 def _content_of(root, language):
-    """The body of a normalised document; its language and direction kept on a wrapper div."""
+    """The body of a normalised document; its language and direction kept on a wrapper div.
+
+    An SVG page of the spine is a body holding the drawing.
+    """
+    if root is not None and root.tag == "svg":
+        body = lxml.etree.Element("body")
+        body.append(root)
+        return body
     body = root.find("body") if root is not None else None
     if body is None:
         return None

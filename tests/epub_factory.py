@@ -258,8 +258,8 @@ def make_raw_epub(
 ):
     """An EPUB written by hand, every byte of it chosen by the test.
 
-    documents: {path under OEBPS/: bytes of the document (see xhtml())}, in spine order
-        unless `spine` lists the paths.
+    documents: {path under OEBPS/: bytes of the document (see xhtml()), or (bytes, media type)},
+        in spine order unless `spine` lists the paths.
     files: {path under OEBPS/: (bytes, media type, properties)} other manifest items.
     nav: body of an EPUB 3 navigation document (OEBPS/nav.xhtml, not in the spine).
     ncx: the navMap content of an EPUB 2 NCX (OEBPS/toc.ncx).
@@ -268,7 +268,8 @@ def make_raw_epub(
     files = dict(files or {})
     manifest, entries = [], {}
     for number, (path, data) in enumerate(documents.items(), start=1):
-        manifest.append(f'<item id="d{number}" href="{path}" media-type="application/xhtml+xml"/>')
+        data, media_type = data if isinstance(data, tuple) else (data, "application/xhtml+xml")
+        manifest.append(f'<item id="d{number}" href="{path}" media-type="{media_type}"/>')
         entries[f"OEBPS/{path}"] = data
     ids = {path: f"d{number}" for number, path in enumerate(documents, start=1)}
     for number, (path, (data, media_type, properties)) in enumerate(files.items(), start=1):

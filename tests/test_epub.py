@@ -396,3 +396,18 @@ def test_a_document_that_is_not_xml_is_read_as_html():
 
     assert "Café &amp; crème<br>on two lines" in book.chapters[0].content
     assert "and more" in book.chapters[0].content
+
+
+def test_an_svg_page_of_the_spine_is_a_chapter():
+    page = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/>'
+        b"<text>A drawn page</text><script>alert(1)</script></svg>"
+    )
+    documents = {"one.xhtml": epub_factory.xhtml("<p>Words.</p>"), "page.svg": (page, "image/svg+xml")}
+    data = epub_factory.make_raw_epub(documents)
+
+    book = parse(data)
+
+    assert len(book.chapters) == 2
+    assert book.chapters[1].content.startswith('<svg viewBox="0 0 10 10"><rect')
+    assert "A drawn page" in book.chapters[1].content and "alert" not in book.chapters[1].content
