@@ -14,6 +14,8 @@ from tests.epub_factory import png
 
 SAMPLES = Path(samples.ROOT)
 CHILDRENS_LITERATURE = SAMPLES / "childrens-literature.epub"
+# The same book with defects epubcheck reports (a spine item missing from the manifest, ...).
+INVALID_SAMPLE = SAMPLES / "invalid.epub"
 
 AUTHORS = ["Ann Writer", "Bob Second"]
 CONTRIBUTORS = [{"name": "Tom Translator", "role": "trl"}, {"name": "Eve Editor", "role": "edt"}]

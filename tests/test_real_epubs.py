@@ -40,10 +40,13 @@ def pandoc_epub2(tmp_path_factory):
     return pandoc_books.make_pandoc_epub(tmp_path_factory.mktemp("pandoc2"), "epub2")
 
 
-@pytest.fixture(params=["pandoc-epub3", "pandoc-epub2", "childrens-literature"])
+SAMPLES = {"childrens-literature": pandoc_books.CHILDRENS_LITERATURE, "invalid-sample": pandoc_books.INVALID_SAMPLE}
+
+
+@pytest.fixture(params=["pandoc-epub3", "pandoc-epub2", "childrens-literature", "invalid-sample"])
 def real_epub(request):
-    if request.param == "childrens-literature":
-        return pandoc_books.CHILDRENS_LITERATURE
+    if request.param in SAMPLES:
+        return SAMPLES[request.param]
     return request.getfixturevalue(request.param.replace("-", "_"))
 
 
@@ -98,7 +101,7 @@ def test_every_picture_loads_without_credentials_and_is_an_image(api, real_epub)
                 else:
                     assert body == archive.read(path)  # the picture as the book has it
                 seen += 1
-    if real_epub != pandoc_books.CHILDRENS_LITERATURE:  # its only picture is the cover page
+    if real_epub not in SAMPLES.values():  # the samples' only picture is the cover page
         assert seen >= 2
 
 
@@ -124,7 +127,7 @@ def test_every_link_inside_the_book_points_at_a_chapter_and_an_id_in_it(api, rea
             else:
                 assert href.startswith(("http://", "https://", "mailto:")), href
                 assert link.get("rel") == "noopener noreferrer nofollow"
-    if real_epub != pandoc_books.CHILDRENS_LITERATURE:
+    if real_epub not in SAMPLES.values():
         assert internal >= 7
 
 
