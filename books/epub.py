@@ -178,7 +178,6 @@ class EpubBook:
         package = _parse_xml(self._read(self.package_path, "package (OPF) file"))
         if package is None or _local(package) != "package":
             raise EpubError("The EPUB's package (OPF) could not be read: it is not a package document.")
-        self.version = (package.get("version") or "2.0").strip()
         self._manifest = _manifest(package, posixpath.dirname(self.package_path), set(self._zip.namelist()))
         self._by_path = {item.path: item for item in self._manifest.values()}
         self._spine, toc_id = _spine(package, self._manifest)
@@ -206,6 +205,8 @@ class EpubBook:
                 with self._zip.open(path) as stream:
                     parser = lxml.html.HTMLParser(huge_tree=True, encoding="utf-8")
                     root = lxml.html.parse(_Limited(stream, path, what), parser=parser).getroot()
+            except EpubError:
+                raise  # over CHAPTER_MAX_MB (a ValueError too): said, never skipped
             except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError):
                 root = None
         return normalise(root) if root is not None else None
@@ -242,10 +243,6 @@ class EpubBook:
             raise EpubError("The EPUB has no readable chapters.")
         self._documents = documents
         self._targets = _targets(documents)
-
-    @property
-    def chapter_count(self):
-        return sum(1 for document in self._documents if document.number)
 
     # reading
 

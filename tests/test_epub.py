@@ -378,6 +378,14 @@ def test_a_chapter_too_large_is_refused_naming_the_limit(settings):
         parse(epub_factory.make_epub(chapters=[("Small", "<p>Small.</p>"), ("Big", big)]))
 
 
+def test_a_chapter_too_large_that_is_not_xml_is_refused_too(settings):
+    settings.CHAPTER_MAX_MB = 1
+    broken = b"<html><body><p><b>Bold</p>" + b"<p>word word word</p>" * 60_000 + b"</body></html>"
+
+    with pytest.raises(EpubError, match=r"'OEBPS/big.html' is larger than 1 MB"):
+        parse(epub_factory.make_raw_epub({"small.xhtml": epub_factory.xhtml("<p>Small.</p>"), "big.html": broken}))
+
+
 def test_a_large_text_block_is_kept_whole(settings):
     """One text node over libxml2's 10 MB default: the chapter is kept, every word of it."""
     settings.CHAPTER_MAX_MB = 12
