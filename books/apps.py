@@ -5,4 +5,6 @@ class BooksConfig(AppConfig):
     name = "books"
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from books import cached, signals  # noqa: F401  (signals: the books' own model rules)
+
+        cached.declare()

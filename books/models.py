@@ -41,14 +41,17 @@ def cover_file_path(book, filename):
     return f"covers/{book.owner_id}/{uuid.uuid4().hex}.{suffix}"
 
 
-def readable(owner_id, visibility, user_id):
-    """The access rule of every read: the owner reads a book, everybody reads a public one."""
+def readable_by(owner_id, visibility, user_id):
+    """The access rule of every read: the owner reads a book, every user reads a public one.
+
+    BookQuerySet.readable_by is the same rule in SQL; Book.readable_by applies it to a row.
+    """
     return visibility == Visibility.PUBLIC or owner_id == user_id
 
 
 class BookQuerySet(models.QuerySet):
-    def readable_by(self, user):
-        return self.filter(models.Q(owner=user) | models.Q(visibility=Visibility.PUBLIC))
+    def readable_by(self, user_id):
+        return self.filter(models.Q(owner_id=user_id) | models.Q(visibility=Visibility.PUBLIC))
 
 
 class Book(models.Model):
@@ -96,8 +99,8 @@ class Book(models.Model):
         self.author = author
         self.authors = [author] if author else []
 
-    def is_readable_by(self, user_id):
-        return readable(self.owner_id, self.visibility, user_id)
+    def readable_by(self, user_id):
+        return readable_by(self.owner_id, self.visibility, user_id)
 
     def refresh_cover_facts(self):
         """The cover's ETag and date, after a new cover file was set (or the cover removed)."""

@@ -34,7 +34,7 @@ def get_book(book_id):
 def get_readable_book(user_id, book_id):
     """The book, or 404 when it does not exist or the user may not read it."""
     book = get_book(book_id)
-    if not book.is_readable_by(user_id):
+    if not book.readable_by(user_id):
         raise NotFound
     return book
 
@@ -44,6 +44,10 @@ def get_chapter(book_id, number):
     if chapter is None:
         raise NotFound
     return chapter
+
+
+def chapter_exists(book_id, number):
+    return Chapter.objects.filter(book_id=book_id, number=number).exists()
 
 
 def neighbours(book_id, number):

@@ -179,7 +179,20 @@ class DescriptionSerializer(serializers.ModelSerializer):
         fields = ["id", "chapter", "kind", "text", "created_at"]
 
 
+class ChapterNumberField(serializers.IntegerField):
+    """The number of an existing chapter of the book in the serializer's context."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, **kwargs)
+
+    def to_internal_value(self, data):
+        number = super().to_internal_value(data)
+        if not selectors.chapter_exists(self.context["book"].pk, number):
+            raise serializers.ValidationError("There is no such chapter in this book.")
+        return number
+
+
 class DescriptionCreateSerializer(serializers.Serializer):
-    chapter = serializers.IntegerField(min_value=1)
+    chapter = ChapterNumberField()
     kind = serializers.ChoiceField(choices=DescriptionKind.choices)
     text = serializers.CharField(max_length=20000)

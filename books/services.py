@@ -131,14 +131,13 @@ def _store_pictures(book, pictures, stored):
 
 def _write_chapters(book, chapters):
     """Insert chapters (title, sanitised content) numbered from 1, holding few of them at a time."""
-    batch, batch_bytes, count, words = [], 0, 0, 0
+    batch, batch_bytes = [], 0
     for number, chapter in enumerate(chapters, start=1):
         row = Chapter(book=book, number=number, title=chapter.title[:500])
         row.set_sanitised(chapter.content)
         del chapter  # the row holds the content now; let it go with the batch
         batch.append(row)
         batch_bytes += len(row.content)
-        count, words = count + 1, words + row.word_count
         del row
         if batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_ROWS:
             Chapter.objects.bulk_create(batch)
@@ -147,8 +146,7 @@ def _write_chapters(book, chapters):
             batch_bytes = 0
     if batch:
         Chapter.objects.bulk_create(batch)
-    book.chapter_count, book.word_count = count, words
-    book.save(update_fields=["chapter_count", "word_count", "updated_at"])
+    refresh_counts(book)
 
 
 def _set_cover(book, cover):
@@ -178,12 +176,14 @@ def delete_book(book):
     book.delete()
 
 
-def refresh_counts(book_id):
-    """Recompute a book's chapter and word counts from its chapters."""
-    totals = Chapter.objects.filter(book_id=book_id).aggregate(n=Count("id"), words=Sum("word_count"))
-    book = Book.objects.filter(pk=book_id).first()
+def refresh_counts(book_or_id):
+    """Recompute a book's chapter and word counts from its chapters: the one place they are kept."""
+    book = book_or_id if isinstance(book_or_id, Book) else Book.objects.filter(pk=book_or_id).first()
+    if book is None:
+        return
+    totals = Chapter.objects.filter(book_id=book.pk).aggregate(n=Count("id"), words=Sum("word_count"))
     counts = (totals["n"], totals["words"] or 0)
-    if book is None or (book.chapter_count, book.word_count) == counts:
+    if (book.chapter_count, book.word_count) == counts:
         return  # a retitled chapter leaves the book (and every list showing it) as it was
     book.chapter_count, book.word_count = counts
     book.save(update_fields=["chapter_count", "word_count", "updated_at"])
@@ -200,7 +200,8 @@ def update_chapter(chapter, *, title=None, content=None):
 
 
 def create_description(book, *, chapter, kind, text):
-    return Description.objects.create(book=book, chapter=chapter, kind=kind, text=text)
+    """A description of the book's chapter numbered `chapter`."""
+    return Description.objects.create(book=book, chapter=book.chapters.get(number=chapter), kind=kind, text=text)
 
 
 def delete_description(description):

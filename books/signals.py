@@ -1,16 +1,15 @@
-"""Model-level rules that hold whatever path changes the data (API, admin, code)."""
+"""Model-level rules of books that hold whatever path changes the data (API, admin, code).
+
+What a change retires in the response cache is declared in books.cached.
+"""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from books import changes
-from books.models import Book, Chapter, Description, Resource
+from books.models import Book, Chapter, Resource
 from books.services import refresh_counts
-
-changes.track(Book, "owner_id", "visibility")
-changes.track(Chapter, "book_id")
-changes.track(Description, "book_id")
+from cacheadmin.retiring import row_before
 
 
 @receiver(post_delete, sender=Book)
@@ -32,8 +31,9 @@ def chapter_saved(sender, instance, raw=False, **kwargs):
     if raw:
         return
     refresh_counts(instance.book_id)
-    if changes.before(instance, "book_id") != instance.book_id:  # moved: the old book lost it
-        refresh_counts(changes.before(instance, "book_id"))
+    before = row_before(instance)
+    if before is not None and before["book_id"] != instance.book_id:  # moved: the old book lost it
+        refresh_counts(before["book_id"])
 
 
 @receiver(post_delete, sender=Chapter)

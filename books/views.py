@@ -11,17 +11,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from books import reads, resources, selectors, serializers, services
+from books import cached, reads, resources, selectors, serializers, services
 from books.epub import EpubError
 from books.models import Description, DescriptionKind
 from books.parsers import SafeJSONParser
-from cacheadmin import keys
 from cacheadmin.responses import CachedReadMixin, is_not_modified
-
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-MAX_CHAPTER = 2**31 - 1  # the largest chapter number the database stores
-MAX_OFFSET = 2**31  # far past any shelf, and still a number every database takes
 
 
 class PayloadTooLarge(APIException):
@@ -42,28 +36,10 @@ def owned_book(request, book_id):
     return book
 
 
-def _int_param(value, default):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 @extend_schema_view(get=extend_schema(responses=serializers.BookListItemSerializer(many=True)))
 class BookListView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser, MultiPartParser]
-    read = keys.BOOK_LIST
-    builder = staticmethod(reads.book_list)
-
-    def read_params(self, request, user_id):
-        query = request.GET
-        shelf = query.get("shelf") or "all"
-        if shelf not in selectors.SHELVES:
-            raise ValidationError({"shelf": ["Use 'mine' or 'public'."]})
-        offset = min(max(_int_param(query.get("offset", query.get("skip")), 0), 0), MAX_OFFSET)
-        limit = _int_param(query.get("limit"), DEFAULT_LIMIT)
-        limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
-        return {"user_id": user_id, "shelf": shelf, "offset": offset, "limit": limit}
+    cached_read = cached.BOOK_LIST
 
     @extend_schema(request=serializers.BookCreateSerializer, responses={201: serializers.BookSerializer})
     def post(self, request):
@@ -101,11 +77,7 @@ class BookListView(CachedReadMixin, APIView):
 
 @extend_schema_view(get=extend_schema(responses=serializers.BookSerializer))
 class BookDetailView(CachedReadMixin, APIView):
-    read = keys.BOOK
-    builder = staticmethod(reads.book)
-
-    def read_params(self, request, user_id, book_id):
-        return {"book_id": book_id}
+    cached_read = cached.BOOK
 
     @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
     def put(self, request, book_id):
@@ -129,20 +101,12 @@ class BookDetailView(CachedReadMixin, APIView):
 
 @extend_schema_view(get=extend_schema(responses=serializers.ChapterSummarySerializer(many=True)))
 class ChapterListView(CachedReadMixin, APIView):
-    read = keys.CHAPTER_LIST
-    builder = staticmethod(reads.chapter_list)
-
-    def read_params(self, request, user_id, book_id):
-        return {"book_id": book_id}
+    cached_read = cached.CHAPTER_LIST
 
 
 @extend_schema_view(get=extend_schema(responses=serializers.ChapterSerializer))
 class ChapterDetailView(CachedReadMixin, APIView):
-    read = keys.CHAPTER
-    builder = staticmethod(reads.chapter)
-
-    def read_params(self, request, user_id, book_id, number):
-        return {"book_id": book_id, "number": number}
+    cached_read = cached.CHAPTER
 
     @extend_schema(request=serializers.ChapterUpdateSerializer, responses=serializers.ChapterSerializer)
     def patch(self, request, book_id, number):
@@ -164,32 +128,14 @@ class ChapterDetailView(CachedReadMixin, APIView):
     )
 )
 class DescriptionListView(CachedReadMixin, APIView):
-    read = keys.DESCRIPTIONS
-    builder = staticmethod(reads.descriptions)
-
-    def read_params(self, request, user_id, book_id):
-        # Checked by hand, not by a serializer: this runs on every hit.
-        kind = request.GET.get("kind") or "any"
-        if kind != "any" and kind not in DescriptionKind.values:
-            raise ValidationError({"kind": [f"Use one of: {', '.join(DescriptionKind.values)}."]})
-        chapter = request.GET.get("chapter") or "any"
-        if chapter != "any":
-            if not chapter.isdecimal() or not 1 <= int(chapter) <= MAX_CHAPTER:
-                raise ValidationError({"chapter": ["A chapter number is a whole number from 1."]})
-            chapter = int(chapter)
-        return {"book_id": book_id, "kind": kind, "chapter": chapter}
+    cached_read = cached.DESCRIPTIONS
 
     @extend_schema(request=serializers.DescriptionCreateSerializer, responses={201: serializers.DescriptionSerializer})
     def post(self, request, book_id):
         book = owned_book(request, book_id)
-        form = serializers.DescriptionCreateSerializer(data=request.data)
+        form = serializers.DescriptionCreateSerializer(data=request.data, context={"book": book})
         form.is_valid(raise_exception=True)
-        chapter = book.chapters.filter(number=form.validated_data["chapter"]).first()
-        if chapter is None:
-            raise ValidationError({"chapter": ["There is no such chapter in this book."]})
-        description = services.create_description(
-            book, chapter=chapter, kind=form.validated_data["kind"], text=form.validated_data["text"]
-        )
+        description = services.create_description(book, **form.validated_data)
         return Response(serializers.DescriptionSerializer(description).data, status=status.HTTP_201_CREATED)
 
 

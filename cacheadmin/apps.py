@@ -6,4 +6,6 @@ class CacheAdminConfig(AppConfig):
     verbose_name = "Cache"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the invalidation receivers)
+        from cacheadmin import auth
+
+        auth.declare()  # the API token cache: a read and its retirements of its own

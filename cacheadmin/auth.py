@@ -1,60 +1,31 @@
-"""API token authentication whose warm path needs no SQL."""
+"""API token authentication whose hit needs no SQL: the token's user is cached in Redis.
+
+The cached user is a plain User instance carrying USER_FIELDS; anything else is read
+from the database when asked for. Deleting or changing the token, or changing its user
+(`save()`, a queryset `update()`, a delete), retires the entry (declared below).
+"""
+
+import hashlib
 
 from django.contrib.auth import get_user_model
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
-from cacheadmin import keys
 from cacheadmin.cache import response_cache
+from cacheadmin.registry import DYNAMIC, CachedRead, registry
 
 KEYWORDS = ("bearer", "token")
 USER_FIELDS = ("id", "username", "email", "is_active", "is_staff", "is_superuser")
+MAX_REMEMBERED_HOLDERS = 10_000
 
 
-class CachedTokenAuthentication(TokenAuthentication):
-    """`Authorization: Bearer <token>` (or `Token <token>`), the user cached in Redis.
-
-    The cached user is a plain User instance carrying the fields above; anything else
-    is read from the database when asked for. Deleting the token or saving the user
-    retires the entry (cacheadmin.signals).
-    """
-
-    keyword = "Bearer"
-
-    def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if not header or header[0].lower() not in KEYWORDS:
-            return None
-        if len(header) != 2:
-            raise AuthenticationFailed("Invalid token header.")
-        return self.authenticate_credentials(header[1])
-
-    def authenticate_credentials(self, key):
-        read, params = token_read(key)
-        entry, _ = response_cache.fetch(read, params, lambda: (_load_user(key), {}))
-        if entry.payload is None:
-            raise AuthenticationFailed("Invalid token.")
-        return user_from(entry.payload), key
+def token_digest(key):
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def bearer_token(request):
-    """The API token of `Authorization: Bearer <token>` (or `Token <token>`), else None."""
-    header = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(header) == 2 and header[0].lower() in KEYWORDS:
-        return header[1]
-    return None
-
-
-def token_read(key):
-    return keys.TOKEN_USER, {"digest": keys.token_digest(key)}
-
-
-def user_from(payload):
-    """A User carrying the cached fields; anything else is read from the database when asked."""
-    user = get_user_model()(**payload)
-    user._state.adding = False
-    return user
+def token_generation(key):
+    return f"gen:token:{token_digest(key)}"
 
 
 def _load_user(key):
@@ -62,3 +33,110 @@ def _load_user(key):
     if token is None or not token.user.is_active:
         return None
     return {name: getattr(token.user, name) for name in USER_FIELDS}
+
+
+# Not a response: the user behind an API token (its build takes the key, not the digest,
+# and is called by the authentication below, never from params).
+TOKEN_USER = CachedRead(
+    name="token_user",
+    template="auth:token:{digest}",
+    generations=("gen:token:{digest}",),
+    ttl=DYNAMIC,
+    build=_load_user,
+)
+
+
+class CachedTokenAuthentication(TokenAuthentication):
+    """`Authorization: Bearer <token>` (or `Token <token>`), the user cached in Redis.
+
+    When the view looked the token up already (cacheadmin.responses.CachedReadMixin),
+    that lookup is used: a hit costs no further round trip.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        key = bearer_token(request, strict=True)
+        if key is None:
+            return None
+        ahead = getattr(request._request, "cache_look_ahead", None)
+        found = ahead.holder if ahead is not None and ahead.token == key else None
+        return self._authenticate(key, found)
+
+    def authenticate_credentials(self, key):
+        return self._authenticate(key, None)
+
+    def _authenticate(self, key, found):
+        read, params = token_read(key)
+        entry, _ = response_cache.fetch(read, params, lambda: _compute_holder(key), found)
+        if entry.payload is None:
+            raise AuthenticationFailed("Invalid token.")
+        remember_holder(params["digest"], entry.payload["id"])
+        return user_from(entry.payload), key
+
+
+def _compute_holder(key):
+    payload = _load_user(key)
+    return payload, {}, payload is not None  # an unknown token is answered, never stored
+
+
+def bearer_token(request, strict=False):
+    """The API token of `Authorization: Bearer <token>` (or `Token <token>`), else None.
+
+    strict: a header of our keywords that is not exactly `<keyword> <token>` fails
+    authentication instead of being ignored.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if not header or header[0].lower() not in KEYWORDS:
+        return None
+    if len(header) != 2:
+        if strict:
+            raise AuthenticationFailed("Invalid token header.")
+        return None
+    return header[1]
+
+
+def token_read(key):
+    return TOKEN_USER, {"digest": token_digest(key)}
+
+
+def user_from(payload):
+    """A User carrying the cached fields; anything else is read from the database when asked
+    (the others are deferred, as after `only()`).
+
+    from_db takes the values of the loaded fields in the model's field order, whatever
+    order field_names has: they are put in that order here.
+    """
+    model = get_user_model()
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in payload]
+    return model.from_db(None, names, [payload[name] for name in names])
+
+
+# Token digest -> user id, as last confirmed by Redis. Never trusted alone: it only names
+# the key of a per-user answer, fetched in the same MGET as the token's own entry, and
+# that answer is used only if authentication names the same user.
+_holders = {}
+
+
+def remembered_holder(digest):
+    return _holders.get(digest)
+
+
+def remember_holder(digest, user_id):
+    if len(_holders) >= MAX_REMEMBERED_HOLDERS and digest not in _holders:
+        _holders.clear()
+    _holders[digest] = user_id
+
+
+def _tokens_of_users(rows):
+    user_ids = [row["pk"] for row in rows]
+    keys = Token.objects.filter(user_id__in=user_ids).values_list("key", flat=True)
+    return {token_generation(key) for key in keys}
+
+
+def declare():
+    from cacheadmin.retiring import retire_on
+
+    registry.add_read(TOKEN_USER)
+    retire_on(Token, fields=("key",), generations=lambda rows: {token_generation(row["key"]) for row in rows})
+    retire_on(get_user_model(), generations=_tokens_of_users)

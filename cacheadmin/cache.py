@@ -1,10 +1,17 @@
-"""The response cache: the one door to Redis for cached reads and their invalidation.
+"""The response cache: the one door to Redis for cached reads and their retirement.
 
-Reads validate their answer against the current generations in the same MGET that
-fetches it (see cacheadmin.keys). Failures open a per-process circuit breaker, so a
-dead or hung Redis costs one timeout per `REDIS_CACHE_RETRY_SECONDS`, not one per
-request. Invalidations that cannot reach Redis are counted in the database and the
-Relay retires every answer once Redis answers again.
+An answer is stored under its read's logical key (cacheadmin.registry) together with
+the *generations* it was computed under: short random tokens kept under ``gen:*``
+names. A read validates its answer against the current generations in the same MGET
+that fetches it; a write replaces the generations it touches, so every answer computed
+before it stops validating at once, whatever its key, in a few SETs however many keys
+Redis holds. An answer computed from data read before a write can never be stored as
+current after it: it carries the older generation.
+
+Reads go through a per-process circuit breaker, so a dead or hung Redis costs one
+timeout per `REDIS_CACHE_RETRY_SECONDS`, not one per request; retirements always try.
+Retirements that cannot reach Redis are counted in the database and the Relay retires
+every answer once Redis answers again.
 """
 
 import logging
@@ -18,17 +25,22 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, close_old_connections, connections
+from django.http import Http404
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
+from rest_framework.exceptions import NotFound
 
-from books.models import readable
-from cacheadmin import keys
+from cacheadmin.registry import DYNAMIC, EPOCH_GENERATION, registry, ttl_seconds
+from cacheadmin.snapshot import snapshot
 
 log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+NOT_FOUND = (NotFound, Http404, ObjectDoesNotExist)  # what a builder raises for what does not exist
 LEASE_SECONDS = 5
+WARM_BATCH = 500  # answers per MGET and pipeline when warming
 LEASE_POLL_SECONDS = 0.01
 STATS_KEY = "stats:reads"
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
@@ -43,8 +55,8 @@ def new_generation():
     return str(random.getrandbits(62)).encode()
 
 
-def generation_ttl():
-    return 2 * max(settings.REDIS_CACHE_DEFAULT_TTL, settings.REDIS_CACHE_DYNAMIC_TTL) + 60
+def max_entry_bytes():
+    return int(settings.REDIS_CACHE_MAX_ENTRY_MB * 1024 * 1024)
 
 
 class Breaker:
@@ -79,19 +91,17 @@ class Breaker:
 
 @dataclass(frozen=True)
 class Entry:
-    """A stored answer: the generations it was computed under, its payload, its facts."""
+    """An answer: the generations it was computed under, its payload, and the read's
+    opaque meta (the engine adds nothing but what its hooks need)."""
 
-    tags: list
+    generations: list
     payload: object
     meta: dict = field(default_factory=dict)
-
-    def readable_by(self, user_id):
-        owner = self.meta.get("owner")
-        return owner is None or readable(owner, self.meta.get("visibility"), user_id)
+    store: bool = True  # False: answered, never stored
 
 
 class StatsCounter:
-    """Hits and misses per namespace, added up in memory and flushed in one pipeline."""
+    """Hits and misses per read, added up in memory and flushed in one pipeline."""
 
     FLUSH_SECONDS = 1.0
 
@@ -100,9 +110,9 @@ class StatsCounter:
         self._pending = Counter()
         self._flushed_at = time.monotonic()
 
-    def count(self, namespace, outcome):
+    def count(self, read_name, outcome):
         with self._lock:
-            self._pending[f"{namespace}:{outcome}"] += 1
+            self._pending[f"{read_name}:{outcome}"] += 1
 
     def due(self):
         return bool(self._pending) and time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS
@@ -138,14 +148,15 @@ class ResponseCache:
     def name(self, logical_key, backend=None):
         return (backend or self.backend()).make_key(logical_key)
 
-    def run(self, operation, backend=None):
+    def run(self, operation, backend=None, *, force=False):
         """Run operation(redis_client) through the breaker; CacheUnavailable on failure.
 
-        After a failure (or a missed invalidation) the first call that reaches Redis
-        again catches up with the database before its own operation: nothing stored
-        before the outage is served until then.
+        `force` tries Redis even while the breaker rests (bounded by the socket timeout):
+        retirements must reach Redis whenever it answers. After a failure (or a missed
+        retirement) the first call that reaches Redis again catches up with the database
+        before its own operation: nothing stored before the outage is served until then.
         """
-        if not self.enabled or not self.breaker.allow():
+        if not self.enabled or not (self.breaker.allow() or force):
             raise CacheUnavailable
         if self.relay.thread is None:
             self.relay.ensure_running()
@@ -170,57 +181,78 @@ class ResponseCache:
 
     # --- reads ----------------------------------------------------------------
 
-    def fetch(self, read, params, compute):
+    def fetch(self, read, params, compute, found=None):
         """(entry, outcome) for read(params): from Redis when still valid, else computed.
 
-        compute() returns (payload, meta) from the database. Of concurrent misses on
-        one key, one computes under a lease while the others wait briefly for its answer.
+        compute() returns an Entry-to-be: (payload, meta, store). `found` is a lookup()
+        result the caller already has. Of concurrent misses on one key, one computes
+        under a lease while the others wait briefly for its answer.
         """
         try:
-            entry, tags = self.lookup(read, params)
+            entry, generations = found if found is not None else self.lookup(read, params)
             if entry is not None:
                 return self._counted(read, entry, HIT)
-            tags = self.fill_generations(read, params, tags)
+            generations = self.fill_generations(read, params, generations)
             if not self.take_lease(read, params):
                 entry = self.wait_for(read, params)
-                return self._counted(read, entry or Entry(tags, *compute()), HIT if entry else MISS)
+                if entry is not None:
+                    return self._counted(read, entry, HIT)
+                return self._counted(read, Entry(generations, *compute()), MISS)
         except CacheUnavailable:
             return Entry([], *compute()), BYPASS
-        entry, stored = self._compute_and_store(read, params, tags, compute)
+        entry, stored = self._compute_and_store(read, params, generations, compute)
         return self._counted(read, entry, MISS) if stored else (entry, BYPASS)
 
-    def warm(self, read, params, compute):
-        """Compute and store read(params) unless a valid answer is there; True if stored."""
-        entry, tags = self.lookup(read, params)
-        if entry is not None:
-            return False
-        tags = self.fill_generations(read, params, tags)
-        if not self.take_lease(read, params):
-            return False
-        if not self._compute_and_store(read, params, tags, compute)[1]:
-            raise CacheUnavailable
-        return True
-
-    def _compute_and_store(self, read, params, tags, compute):
+    def _compute_and_store(self, read, params, generations, compute):
         """Under the lease just taken: compute, then store (which frees the lease).
 
-        (entry, stored); the entry is good to serve even when Redis failed to take it.
+        (entry, stored); the entry is good to serve even when it was not stored.
         """
         try:
-            entry = Entry(tags, *compute())
+            entry = Entry(generations, *compute())
         except BaseException:
             self.drop_lease(read, params)
             raise
         try:
-            self.store(read, params, entry)
+            stored = self.store([(read, params, entry)])
         except CacheUnavailable:
             return entry, False
-        return entry, True
+        return entry, bool(stored)
+
+    def warm(self, plan, batch=WARM_BATCH):
+        """Compute and store every (read, params, compute) of plan whose stored answer is
+        not valid: per batch one MGET, one pipeline of generations, one of answers, and
+        one database snapshot for the computing.
+
+        (answers written, answers already valid). compute may raise the read's not-found
+        error, which skips that answer. CacheUnavailable while Redis is unreachable.
+        """
+        written = valid = 0
+        for start in range(0, len(plan), batch):
+            part = plan[start : start + batch]
+            found = self.lookup_many([(read, params) for read, params, _ in part])
+            missing = [(item, gens) for item, (entry, gens) in zip(part, found, strict=True) if entry is None]
+            valid += len(part) - len(missing)
+            if not missing:
+                continue
+            filled = self.fill_many([(read, params, gens) for (read, params, _), gens in missing])
+            entries = []
+            with snapshot():  # begun after the generations were read: never older than them
+                for ((read, params, compute), _), generations in zip(missing, filled, strict=True):
+                    try:
+                        entries.append((read, params, Entry(generations, *compute())))
+                    except NOT_FOUND:
+                        continue
+            written += self.store(entries)
+        return written, valid
 
     def _counted(self, read, entry, outcome):
-        if read.namespace in keys.NAMESPACES:
-            self.stats.count(read.namespace, "hits" if outcome == HIT else "misses")
+        self.count(read, outcome)
         return entry, outcome
+
+    def count(self, read, outcome):
+        if registry.is_response(read):
+            self.stats.count(read.name, "hits" if outcome == HIT else "misses")
 
     def lookup(self, read, params):
         """The stored entry (None unless still valid) and the current generations."""
@@ -231,8 +263,8 @@ class ResponseCache:
         backend = self.backend()
         names, spans = [], []
         for read, params in reads:
-            gens = read.generations(**params)
-            names.append(backend.make_key(read.key(**params)))
+            gens = read.generation_names(params)
+            names.append(backend.make_key(read.key(params)))
             names.extend(backend.make_key(gen) for gen in gens)
             spans.append(1 + len(gens))
         values = self.run(lambda client: client.mget(names), backend)
@@ -240,62 +272,92 @@ class ResponseCache:
             self.flush_stats()
         found, start = [], 0
         for span in spans:
-            raw, *tags = values[start : start + span]
-            found.append((self._valid_entry(raw, tags, backend), tags))
+            raw, *generations = values[start : start + span]
+            found.append((self._valid_entry(raw, generations, backend), generations))
             start += span
         return found
 
     @staticmethod
-    def _valid_entry(raw, tags, backend):
-        if raw is None or None in tags:
+    def _valid_entry(raw, generations, backend):
+        if raw is None or None in generations:
             return None
         try:
             entry = Entry(*backend.client.decode(raw))
         except (ValueError, TypeError):  # not ours, or from an older release: a miss
             return None
-        return entry if entry.tags == tags else None
+        return entry if entry.generations == generations else None
 
-    def count_hit(self, read):
-        self._counted(read, None, HIT)
+    def fill_generations(self, read, params, generations):
+        return self.fill_many([(read, params, generations)])[0]
 
-    def fill_generations(self, read, params, tags):
-        """Give missing generations a value, so an answer is never tagged 'missing'."""
-        gens = read.generations(**params)
-        if None not in tags:
-            return tags
-        names = list(map(self.name, gens))
+    def fill_many(self, items):
+        """Give missing generations a value, so an answer is never computed under 'missing'.
+
+        A generation made here lives the dynamic TTL; storing an answer extends it to the
+        answer's TTL. So a read of something that does not exist leaves nothing behind
+        that outlives the dynamic TTL.
+        """
+        if all(None not in generations for _, _, generations in items):
+            return [generations for _, _, generations in items]
+        short = ttl_seconds(DYNAMIC)
+        names = [[self.name(gen) for gen in read.generation_names(params)] for read, params, _ in items]
 
         def fill(client):
             pipe = client.pipeline(transaction=False)
-            for name, tag in zip(names, tags, strict=True):
-                if tag is None:
-                    pipe.set(name, new_generation(), nx=True, ex=generation_ttl())
-            pipe.mget(names)
-            return pipe.execute()[-1]
+            for item_names, (_, _, generations) in zip(names, items, strict=True):
+                for name, value in zip(item_names, generations, strict=True):
+                    if value is None:
+                        pipe.set(name, new_generation(), nx=True, ex=short)
+            for item_names in names:
+                pipe.mget(item_names)
+            return pipe.execute()[-len(names) :]
 
         return self.run(fill)
 
-    def store(self, read, params, entry):
-        value = self.backend().client.encode([entry.tags, entry.payload, entry.meta], allow_int=False)
-        name = self.name(read.key(**params))
+    def store(self, entries):
+        """Store (read, params, entry) answers in one pipeline; how many were stored.
+
+        Answers marked not to store, or larger than REDIS_CACHE_MAX_ENTRY_MB, are left
+        out (their leases freed). Each stored answer's generations are kept alive at least
+        as long as the answer.
+        """
+        backend = self.backend()
+        limit = max_entry_bytes()
+        pipe_ops, stored = [], 0
+        for read, params, entry in entries:
+            name = self.name(read.key(params), backend)
+            value = None
+            if entry.store:
+                value = backend.client.encode([entry.generations, entry.payload, entry.meta], allow_int=False)
+                if len(value) > limit:
+                    value = None
+            gens = [self.name(gen, backend) for gen in read.generation_names(params)] if value else []
+            pipe_ops.append((name, value, read.ttl_seconds, gens))
+            stored += value is not None
 
         def put(client):
             pipe = client.pipeline(transaction=False)
-            pipe.set(name, value, ex=read.ttl)
-            pipe.delete(self._lease_name(name))
+            for name, value, ttl, gens in pipe_ops:
+                if value is not None:
+                    pipe.set(name, value, ex=ttl)
+                    for gen in gens:
+                        pipe.expire(gen, ttl, gt=True)
+                pipe.delete(self._lease_name(name))
             pipe.execute()
 
-        self.run(put)
+        if pipe_ops:
+            self.run(put)
+        return stored
 
     def _lease_name(self, name):
         return f"{name}:lease"
 
     def take_lease(self, read, params):
-        name = self._lease_name(self.name(read.key(**params)))
+        name = self._lease_name(self.name(read.key(params)))
         return bool(self.run(lambda client: client.set(name, 1, nx=True, ex=LEASE_SECONDS)))
 
     def drop_lease(self, read, params):
-        name = self._lease_name(self.name(read.key(**params)))
+        name = self._lease_name(self.name(read.key(params)))
         with suppress(CacheUnavailable):
             self.run(lambda client: client.delete(name))
 
@@ -328,20 +390,25 @@ class ResponseCache:
 
     # --- writes ---------------------------------------------------------------
 
-    def invalidate(self, generations):
-        """Retire every answer computed under these generations (called after commit)."""
-        if not self.enabled:
+    def retire(self, generations):
+        """Retire every answer computed under these generations (called after commit).
+
+        Always tries Redis, even while reads rest after a failure; only when Redis
+        cannot be reached is the retirement left to the relay.
+        """
+        if not self.enabled or not generations:
             return
-        names = [self.name(gen) for gen in set(generations)]
+        backend = self.backend()
+        names = [(self.name(gen, backend), registry.generation_ttl(gen)) for gen in set(generations)]
 
         def replace(client):
             pipe = client.pipeline(transaction=False)
-            for name in names:
-                pipe.set(name, new_generation(), ex=generation_ttl())
+            for name, ttl in names:
+                pipe.set(name, new_generation(), ex=ttl)
             pipe.execute()
 
         try:
-            self.run(replace)
+            self.run(replace, backend, force=True)
         except CacheUnavailable:
             self.relay.missed()
 
@@ -349,7 +416,7 @@ class ResponseCache:
 class Relay:
     """Retires every cached answer when Redis may hold answers older than the database.
 
-    That happens when an invalidation could not reach Redis (the process that missed it
+    That happens when a retirement could not reach Redis (the process that missed it
     counts it in the database, where every process sees it), or when Redis restarted
     (its run_id changed) and may have come back with data older than its last write.
     Each process checks every REDIS_CACHE_RELAY_SECONDS in a background thread.
@@ -373,7 +440,7 @@ class Relay:
         os.register_at_fork(after_in_child=self._forget_thread)
         self._wake = threading.Event()
         self._stopping = False
-        self.pending = False  # Redis failed or missed an invalidation since the last catch-up
+        self.pending = False  # Redis failed or missed a retirement since the last catch-up
 
     @property
     def interval(self):
@@ -386,7 +453,7 @@ class Relay:
         try:
             InvalidationLog.record_miss()
         except Exception:
-            log.exception("Could not record a missed cache invalidation")
+            log.exception("Could not record a missed cache retirement")
         self.wake()
 
     def wake(self):
@@ -399,7 +466,7 @@ class Relay:
         return self.cache.run(self.catch_up)
 
     def catch_up(self, client):
-        """Retire every answer if the database counted invalidations Redis has not seen,
+        """Retire every answer if the database counted retirements Redis has not seen,
         or Redis restarted since this process last looked."""
         from cacheadmin.models import InvalidationLog
 
@@ -413,7 +480,7 @@ class Relay:
             self.BUMP,
             2,
             self.cache.name(APPLIED_KEY),
-            self.cache.name(keys.EPOCH_GEN),
+            self.cache.name(EPOCH_GENERATION),
             missed,
             new_generation(),
             "1" if restarted else "0",

@@ -4,7 +4,7 @@ import re
 
 from django import forms
 
-from cacheadmin import keys, operations
+from cacheadmin import operations
 
 
 class PatternForm(forms.Form):
@@ -16,9 +16,10 @@ class PatternForm(forms.Form):
 
     def clean_pattern(self):
         pattern = self.cleaned_data["pattern"]
-        if not keys.is_valid_pattern(pattern):
-            raise forms.ValidationError(operations.PATTERN_HELP)
-        return pattern
+        try:
+            return operations.validate_pattern(pattern)
+        except operations.InvalidPattern as error:
+            raise forms.ValidationError(str(error)) from error
 
 
 class WarmForm(forms.Form):

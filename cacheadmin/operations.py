@@ -5,23 +5,22 @@ the Book actions in cacheadmin.actions) and the management commands (cache_stats
 cache_clear, cache_warm) all call these functions and nothing else.
 
 Only keys of the response cache are ever counted or deleted: keys under this app's
-prefix and version whose logical name passes keys.is_response_key. Generations
+prefix and version whose logical name is the key of a declared read
+(cacheadmin.registry). Which keys belong to a book, and what warming a book computes,
+come from the same declarations. Generations
 (``gen:*``), the statistics, the token cache (``auth:*``), leases, sessions and keys of
 other programs in the same Redis database are never touched. Every Redis call goes
 through response_cache.run, so a dead Redis raises CacheUnavailable after one timeout
 at most (the circuit breaker), never a RedisError.
 """
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from rest_framework.exceptions import NotFound
 
-from cacheadmin import keys
 from cacheadmin.cache import STATS_KEY, CacheUnavailable, response_cache
+from cacheadmin.registry import is_valid_pattern, registry
 from cacheadmin.responses import compute
 
 SCAN_COUNT = 1000
@@ -32,7 +31,7 @@ PATTERN_HELP = (
 
 
 class InvalidPattern(ValueError):
-    """A clear pattern that keys.is_valid_pattern refuses."""
+    """A clear pattern that registry.is_valid_pattern refuses."""
 
     def __init__(self, pattern):
         super().__init__(PATTERN_HELP)
@@ -50,7 +49,7 @@ def ttl_seconds():
 
 
 def validate_pattern(pattern):
-    if not isinstance(pattern, str) or not keys.is_valid_pattern(pattern):
+    if not is_valid_pattern(pattern):
         raise InvalidPattern(pattern)
     return pattern
 
@@ -58,22 +57,14 @@ def validate_pattern(pattern):
 # --- scanning the response cache --------------------------------------------------
 
 
-def _stored_head():
-    """What the cache puts before every logical key (prefix and version: 'reader:1:')."""
-    head = response_cache.name("")
-    if response_cache.name("probe") != f"{head}probe":
-        raise ImproperlyConfigured("cacheadmin needs a KEY_FUNCTION that ends with the logical key.")
-    return head
-
-
 def _response_keys(client, pattern):
-    """(stored name, logical key) of every response-cache key matching pattern."""
-    head = _stored_head()
-    match = response_cache.backend().client.make_pattern(pattern)  # django-redis escapes the prefix
+    """(stored name, logical key) of every response-cache key matching a logical pattern."""
+    backend = response_cache.backend()
+    match = backend.client.make_pattern(pattern)  # django-redis adds (and escapes) prefix and version
     for name in client.scan_iter(match=match, count=SCAN_COUNT):
-        text = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
-        if text.startswith(head) and keys.is_response_key(text[len(head) :]):
-            yield name, text[len(head) :]
+        logical = backend.client.reverse_key(name.decode("utf-8", "replace") if isinstance(name, bytes) else name)
+        if registry.is_response_key(logical):
+            yield name, logical
 
 
 def _delete_matching(patterns, wanted=None):
@@ -104,12 +95,17 @@ def _rate(hits, misses):
     return round(100.0 * hits / total, 1) if total else 0.0
 
 
+def _empty(names):
+    return {name: {"keys": None, "hits": None, "misses": None} for name in names}
+
+
 def stats():
     """This app's cache statistics; {"available": False, …} while Redis is unreachable.
 
-    hits/misses are the reads the app counted (cacheadmin.cache.StatsCounter), not the
-    server's keyspace_hits; keys_count counts response-cache keys under our prefix only.
-    memory_used_mb, evictions, redis_version and uptime_seconds are the server's.
+    hits/misses are the reads the app counted (cacheadmin.cache.StatsCounter), per read
+    and summed per namespace, not the server's keyspace_hits; keys count response-cache
+    keys under our prefix only. memory_used_mb, evictions, redis_version and
+    uptime_seconds are the server's.
     """
     response_cache.flush_stats()  # this process's pending counts are included
     try:
@@ -122,7 +118,8 @@ def stats():
             "hits": None,
             "misses": None,
             "hit_rate_percent": None,
-            "namespaces": {ns: {"keys": None, "hits": None, "misses": None} for ns in keys.NAMESPACES},
+            "namespaces": _empty(registry.namespaces),
+            "reads": _empty(read.name for read in registry.response_reads()),
             "memory_used_mb": None,
             "evictions": None,
             "redis_version": None,
@@ -132,7 +129,9 @@ def stats():
 
 
 def _read_stats(client):
-    counted_keys = Counter(logical.split(":", 1)[0] for _, logical in _response_keys(client, "*"))
+    counted_keys = Counter()
+    for _, logical in _response_keys(client, "*"):
+        counted_keys[registry.read_of_key(logical).name] += 1
     counters = {}
     for name, value in client.hgetall(response_cache.name(STATS_KEY)).items():
         name = name.decode() if isinstance(name, bytes) else name
@@ -141,14 +140,16 @@ def _read_stats(client):
         except (TypeError, ValueError):
             continue
     info = client.info()
-    namespaces = {
-        ns: {
-            "keys": counted_keys.get(ns, 0),
-            "hits": counters.get(f"{ns}:hits", 0),
-            "misses": counters.get(f"{ns}:misses", 0),
+    reads, namespaces = {}, {ns: {"keys": 0, "hits": 0, "misses": 0} for ns in registry.namespaces}
+    for read in registry.response_reads():
+        numbers = {
+            "keys": counted_keys.get(read.name, 0),
+            "hits": counters.get(f"{read.name}:hits", 0),
+            "misses": counters.get(f"{read.name}:misses", 0),
         }
-        for ns in keys.NAMESPACES
-    }
+        reads[read.name] = numbers
+        for name, value in numbers.items():
+            namespaces[read.namespace][name] += value
     hits = sum(ns["hits"] for ns in namespaces.values())
     misses = sum(ns["misses"] for ns in namespaces.values())
     return {
@@ -159,6 +160,7 @@ def _read_stats(client):
         "misses": misses,
         "hit_rate_percent": _rate(hits, misses),
         "namespaces": namespaces,
+        "reads": reads,
         "memory_used_mb": round(int(info.get("used_memory", 0)) / (1024 * 1024), 2),
         "evictions": int(info.get("evicted_keys", 0)),
         "redis_version": info.get("redis_version"),
@@ -178,7 +180,7 @@ def clear():
 def clear_pattern(pattern):
     """Delete the response-cache keys matching a logical pattern such as 'book:7:*'.
 
-    InvalidPattern for a pattern keys.is_valid_pattern refuses; keys outside the
+    InvalidPattern for a pattern registry.is_valid_pattern refuses; keys outside the
     response cache are never reached, whatever the pattern.
     """
     validate_pattern(pattern)
@@ -204,20 +206,13 @@ def count_pattern(pattern):
     return preview_pattern(pattern, sample_size=0)[0]
 
 
-_BOOK_OF_KEY = re.compile(r"^(?:book:(\d+):|user:\d+:progress:(\d+)$)")
+BOOK_SCOPE = "book_id"  # the scope (cacheadmin.registry) that clearing and warming books use
 
 
 def clear_books(book_ids):
-    """Delete the cached answers of these books (their reads and readers' progress)."""
-    wanted_ids = {str(int(book_id)) for book_id in book_ids}
-    if not wanted_ids:
-        return 0
-
-    def wanted(logical):
-        found = _BOOK_OF_KEY.match(logical)
-        return bool(found) and (found.group(1) or found.group(2)) in wanted_ids
-
-    return _delete_matching(["book:*", "user:*:progress:*"], wanted)
+    """Delete the cached answers of these books: every read declared with the book scope."""
+    patterns = [pattern for book_id in book_ids for pattern in registry.scoped_patterns(BOOK_SCOPE, int(book_id))]
+    return _delete_matching(patterns) if patterns else 0
 
 
 # --- warming ----------------------------------------------------------------------
@@ -227,81 +222,49 @@ def clear_books(book_ids):
 class WarmResult:
     books: int = 0  # books whose reads were computed (or found still valid)
     keys: int = 0  # answers written to Redis
+    already: int = 0  # answers that were cached and still valid
     missing: list = field(default_factory=list)  # asked-for ids that do not exist
 
     def as_dict(self):
-        return {"books": self.books, "keys": self.keys}
+        return {"books": self.books, "keys": self.keys, "already_cached": self.already}
 
     def summary(self):
-        return f"Warmed {self.books} book(s): {self.keys} cached answer(s) written."
+        return f"Warmed {self.books} book(s): {self.keys} answer(s) computed and cached, {self.already} already cached."
 
     def missing_summary(self):
         return "No such book(s): " + ", ".join(map(str, self.missing)) + "." if self.missing else ""
 
 
 def warm(book_ids=None, all_books=False, progress=None):
-    """Compute and store the book-level reads of these books (or of all books).
+    """Compute and store the reads declared for warming a book, for these books or all.
 
-    The reads are exactly what the views serve (books.reads builders, the same keys):
-    the book, its chapter list, each chapter and its unfiltered descriptions. Answers
-    still valid are left alone. progress(done, total) is called before the first book
-    and after each one. CacheUnavailable while Redis is unreachable.
+    The plan of each book comes from the declarations (registry.warm_plan): the same
+    builders and keys the views serve. Answers still valid are left alone. Each book
+    costs one MGET, one pipeline of generations and one of answers, whatever its size.
+    progress(done, total) is called before the first book and after each one.
+    CacheUnavailable while Redis is unreachable.
     """
-    from books.models import Book
-
     if all_books and book_ids:
         raise ValueError("Warm either chosen books or all books, not both.")
     if not all_books and not book_ids:
         raise ValueError("Name the books to warm, or warm all books.")
     response_cache.run(lambda client: client.ping())  # fail fast, before any SQL
 
-    books = Book.objects.order_by("pk")
-    wanted = None
-    if not all_books:
-        wanted = {int(book_id) for book_id in book_ids}
-        books = books.filter(pk__in=wanted)
-    book_pks = list(books.values_list("pk", flat=True))
-    result = WarmResult(missing=sorted(wanted - set(book_pks)) if wanted is not None else [])
-    total = len(book_pks)
+    wanted = None if all_books else sorted({int(book_id) for book_id in book_ids})
+    found = list(registry.units(BOOK_SCOPE, wanted))
+    result = WarmResult(missing=sorted(set(wanted) - set(found)) if wanted is not None else [])
+    total = len(found)
     if progress:
         progress(0, total)
-    for done, book_id in enumerate(book_pks, start=1):
-        written = _warm_book(book_id)
-        if written is None:
-            result.missing.append(book_id)  # deleted while we were warming
-        else:
-            result.books += 1
-            result.keys += written
+    for done, book_id in enumerate(found, start=1):
+        plan = [(read, params, compute(read, params)) for read, params in registry.warm_plan(BOOK_SCOPE, book_id)]
+        written, valid = response_cache.warm(plan)
+        result.books += 1
+        result.keys += written
+        result.already += valid
         if progress:
             progress(done, total)
-    result.missing.sort()
     return result
-
-
-def _warm_book(book_id):
-    """How many answers were written for the book; None when it no longer exists."""
-    from books import reads
-    from books.models import Chapter
-
-    try:
-        written = _warm_one(keys.BOOK, {"book_id": book_id}, reads.book)
-    except NotFound:
-        return None
-    plan = [(keys.CHAPTER_LIST, {"book_id": book_id}, reads.chapter_list)]
-    numbers = Chapter.objects.filter(book_id=book_id).order_by("number").values_list("number", flat=True)
-    plan += [(keys.CHAPTER, {"book_id": book_id, "number": number}, reads.chapter) for number in numbers]
-    unfiltered = {"book_id": book_id, "kind": "any", "chapter": "any"}
-    plan.append((keys.DESCRIPTIONS, unfiltered, reads.descriptions))
-    for read, params, builder in plan:
-        try:
-            written += _warm_one(read, params, builder)
-        except NotFound:
-            continue
-    return written
-
-
-def _warm_one(read, params, builder):
-    return int(bool(response_cache.warm(read, params, compute(builder, params))))
 
 
 def format_seconds(seconds):

@@ -1,4 +1,11 @@
-"""The cached read for DRF views: one mixin, driven by the reads named in cacheadmin.keys."""
+"""The cached read for DRF views: one mixin, driven by the view's declared CachedRead.
+
+Every request, hit or miss, takes DRF's whole path: content negotiation,
+authentication, the view's permission and throttle classes, and DRF's exception
+handler for every error. What makes a hit cheap is that the answer and the API token's
+user are looked up together, in one MGET, before DRF authenticates: the token
+authentication and the read then use what that lookup brought.
+"""
 
 import hashlib
 import json
@@ -16,126 +23,104 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from cacheadmin.auth import bearer_token, token_read
-from cacheadmin.cache import HIT, MISS, CacheUnavailable, response_cache
+from cacheadmin.auth import bearer_token, remembered_holder, token_read
+from cacheadmin.cache import MISS, CacheUnavailable, response_cache
+from cacheadmin.snapshot import snapshot
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Built:
-    """What a read computes from the database: the data and the facts a hit needs."""
-
-    data: object
-    owner: int | None = None  # the book's owner, for the access check of every hit
-    visibility: str | None = None
-    next: int | None = None  # the chapter to prefetch
-
-    def render(self):
-        body = JSONRenderer().render(self.data)
-        meta = {"etag": etag_of(body)}
-        for name in ("owner", "visibility", "next"):
-            if getattr(self, name) is not None:
-                meta[name] = getattr(self, name)
-        return body, meta
 
 
 def etag_of(body):
     return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
 
 
-def compute(builder, params):
-    return lambda: builder(**params).render()
+def render(built):
+    """(payload, meta, store) of a Built: the JSON body as served, its ETag in meta."""
+    body = JSONRenderer().render(built.data)
+    return body, {**built.meta, "etag": etag_of(body)}, built.store
+
+
+def compute(read, params):
+    """What a miss computes: the read's builder inside one consistent snapshot."""
+
+    def build():
+        with snapshot():
+            return render(read.build(**params))
+
+    return build
+
+
+@dataclass(frozen=True)
+class LookAhead:
+    """What the one MGET before authentication brought (see CachedReadMixin.initial)."""
+
+    token: str | None
+    holder: tuple | None  # lookup() of the token's user, or None without a token
+    user_id: int | None  # the user the answer's params were made for
+    params: dict | None
+    found: tuple | None  # lookup() of the answer, or None when it was not looked up
 
 
 class CachedReadMixin:
-    """A DRF view whose GET is one cached read.
+    """A DRF view whose GET is the CachedRead named by `cached_read`.
 
-    The view names its `read` (cacheadmin.keys), its `builder` (a function that
-    returns a Built, or raises NotFound when the object does not exist) and
-    `read_params(request, user_id, **url_kwargs)`. A stored answer is served as stored,
-    without serializers; access is checked on every answer, hits included.
-
-    A warm hit with an API token is answered before DRF's request handling, from one
-    MGET; anything else takes DRF's path through get().
+    A stored answer is served as stored, without serializers; the read's access rule is
+    checked on every answer, hits included.
     """
 
-    read = None
-    builder = None
+    cached_read = None
 
-    def read_params(self, request, user_id, **url_kwargs):
-        raise NotImplementedError
+    def _allowed_methods(self):
+        # DRF's Allow header, computed on every response: the same for every instance.
+        cls = type(self)
+        if "_allowed_cache" not in cls.__dict__:
+            cls._allowed_cache = super()._allowed_methods()
+        return cls._allowed_cache
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.method == "GET":
-            response = self._warm_hit(request, kwargs)
-            if response is not None:
-                return response
-        return super().dispatch(request, *args, **kwargs)
+    def initial(self, request, *args, **kwargs):
+        if request.method in ("GET", "HEAD"):
+            request._request.cache_look_ahead = self._look_ahead(request, kwargs)
+        super().initial(request, *args, **kwargs)
+
+    def _look_ahead(self, request, url_kwargs):
+        read, token = self.cached_read, bearer_token(request)
+        holder = token_read(token) if token else None
+        user_id = remembered_holder(holder[1]["digest"]) if holder else None
+        params = None
+        if not read.per_user or user_id is not None:
+            with suppress(ValidationError):  # raised again, after authentication, by get()
+                params = read.params(request, user_id, **url_kwargs)
+        wanted = [holder] if holder else []
+        if params is not None:
+            wanted.append((read, params))
+        if not wanted:
+            return None
+        try:
+            found = response_cache.lookup_many(wanted)
+        except CacheUnavailable:
+            return None
+        return LookAhead(
+            token, found[0] if holder else None, user_id, params, found[-1] if params is not None else None
+        )
 
     def get(self, request, **url_kwargs):
-        params = self.read_params(request, request.user.id, **url_kwargs)
-        return self.cached(request, self.read, params, self.builder)
-
-    def cached(self, request, read, params, builder):
-        entry, outcome = response_cache.fetch(read, params, compute(builder, params))
-        if not entry.readable_by(request.user.id):
+        read, user_id = self.cached_read, request.user.id
+        ahead = getattr(request._request, "cache_look_ahead", None)
+        if ahead is not None and ahead.found is not None and (not read.per_user or ahead.user_id == user_id):
+            params, found = ahead.params, ahead.found
+        else:
+            params, found = read.params(request, user_id, **url_kwargs), None
+        entry, outcome = response_cache.fetch(read, params, compute(read, params), found)
+        if not read.allows(entry.meta, user_id):
             raise NotFound
-        next_number = entry.meta.get("next")
-        # A computed chapter warms the next one; a hit finds it warmed already.
-        if next_number and outcome == MISS and settings.REDIS_CACHE_PREFETCH:
-            after_response(lambda: _prefetch(read, {**params, "number": next_number}, builder))
+        if outcome == MISS and read.prefetch is not None and settings.REDIS_CACHE_PREFETCH:
+            following = read.prefetch(params, entry.meta)
+            if following is not None:
+                after_response(lambda: _prefetch(read, following))
+        headers = {"ETag": entry.meta["etag"], "X-Cache": outcome, "Cache-Control": "private"}
         if request.accepted_renderer.format != "json":  # the browsable API renders the data itself
-            return Response(json.loads(entry.payload), headers={"X-Cache": outcome, "ETag": entry.meta["etag"]})
-        return respond(request, entry.payload, entry.meta["etag"], outcome)
-
-    def _warm_hit(self, request, url_kwargs):
-        """The stored answer for a token holder who may read it, else None (take DRF's path).
-
-        A per-user read needs the holder's id to name its key. This process remembers the
-        id of each token it has seen, so both are fetched in one MGET; the token entry in
-        that MGET must still be valid and name the same user, or nothing is served.
-        """
-        token = bearer_token(request)
-        if token is None or not _wants_json(request):
-            return None
-        holder_read = token_read(token)
-        digest = holder_read[1]["digest"]
-        user_id = _token_holders.get(digest)
-        try:
-            if self.read.per_user and user_id is None:
-                [(holder, _)] = response_cache.lookup_many([holder_read])
-                if holder is None or holder.payload is None:
-                    return None
-                user_id = _remember_holder(digest, holder.payload["id"])
-            params = self.read_params(request, user_id, **url_kwargs)
-            (holder, _), (entry, _) = response_cache.lookup_many([holder_read, (self.read, params)])
-        except (CacheUnavailable, ValidationError):
-            return None
-        if holder is None or holder.payload is None or entry is None:
-            return None
-        if self.read.per_user and holder.payload["id"] != user_id:
-            _remember_holder(digest, holder.payload["id"])  # the token changed hands
-            return None
-        if not entry.readable_by(holder.payload["id"]):
-            return None
-        response_cache.count_hit(self.read)
-        return respond(request, entry.payload, entry.meta["etag"], HIT)
-
-
-_token_holders = {}  # token digest -> user id, as last confirmed by Redis (never trusted alone)
-
-
-def _remember_holder(digest, user_id):
-    if len(_token_holders) >= 10_000:
-        _token_holders.clear()
-    _token_holders[digest] = user_id
-    return user_id
-
-
-def _wants_json(request):
-    accept = request.META.get("HTTP_ACCEPT", "*/*")
-    return "format" not in request.GET and ("application/json" in accept or accept.startswith("*/*"))
+            return Response(json.loads(entry.payload), headers=headers)
+        return respond(request, entry.payload, headers)
 
 
 def is_not_modified(request, etag):
@@ -147,20 +132,19 @@ def is_not_modified(request, etag):
     return "*" in candidates or etag.removeprefix("W/") in {c.removeprefix("W/") for c in candidates}
 
 
-def respond(request, body, etag, outcome):
-    if is_not_modified(request, etag):
+def respond(request, body, headers):
+    if is_not_modified(request, headers["ETag"]):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
-    response["X-Cache"] = outcome
-    response["Vary"] = "Accept"
+    for name, value in headers.items():
+        response[name] = value
     return response
 
 
-def _prefetch(read, params, builder):
-    with suppress(NotFound, CacheUnavailable):
-        response_cache.warm(read, params, compute(builder, params))
+def _prefetch(read, params):
+    with suppress(CacheUnavailable):
+        response_cache.warm([(read, params, compute(read, params))])
 
 
 # --- work after the response is sent ---------------------------------------------

@@ -99,11 +99,13 @@ REDIS_CACHE_DEFAULT_TTL = env.int("REDIS_CACHE_DEFAULT_TTL", default=3600)
 REDIS_CACHE_DYNAMIC_TTL = env.int("REDIS_CACHE_DYNAMIC_TTL", default=300)
 # How long the circuit breaker keeps Redis out of the request path after a failure.
 REDIS_CACHE_RETRY_SECONDS = env.float("REDIS_CACHE_RETRY_SECONDS", default=0.5)
-# How often each process checks for invalidations that could not reach Redis.
+# How often each process checks for retirements that could not reach Redis.
 REDIS_CACHE_RELAY_SECONDS = env.float("REDIS_CACHE_RELAY_SECONDS", default=0.25)
 # How long concurrent misses wait for the one computing an answer before asking the database.
 REDIS_CACHE_LEASE_WAIT_SECONDS = env.float("REDIS_CACHE_LEASE_WAIT_SECONDS", default=0.5)
 REDIS_CACHE_PREFETCH = env.bool("REDIS_CACHE_PREFETCH", default=True)
+# An answer larger than this is served but not stored (X-Cache: BYPASS).
+REDIS_CACHE_MAX_ENTRY_MB = env.float("REDIS_CACHE_MAX_ENTRY_MB", default=8)
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.25)
 
@@ -150,6 +152,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cacheadmin.negotiation.ContentNegotiation",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -5,7 +5,6 @@ class ReaderConfig(AppConfig):
     name = "reader"
 
     def ready(self):
-        from books import changes
-        from reader.models import ReadingProgress
+        from reader import cached
 
-        changes.track(ReadingProgress, "user_id")
+        cached.declare()

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from books.serializers import ChapterNumberField
 from reader.models import ReadingProgress
 
 
@@ -12,12 +13,7 @@ class ProgressSerializer(serializers.ModelSerializer):
 
 
 class ProgressInputSerializer(serializers.Serializer):
-    chapter = serializers.IntegerField(min_value=1)
+    chapter = ChapterNumberField()
     position = serializers.FloatField(min_value=0.0, max_value=1.0)
     cfi = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     percent = serializers.FloatField(min_value=0.0, max_value=100.0, required=False)
-
-    def validate_chapter(self, value):
-        if not self.context["book"].chapters.filter(number=value).exists():
-            raise serializers.ValidationError("There is no such chapter in this book.")
-        return value

@@ -2,10 +2,9 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from books import reads, selectors
-from cacheadmin import keys
+from books import selectors
 from cacheadmin.responses import CachedReadMixin
-from reader import services
+from reader import cached, services
 from reader.serializers import ProgressInputSerializer, ProgressSerializer
 
 
@@ -13,11 +12,7 @@ from reader.serializers import ProgressInputSerializer, ProgressSerializer
 class ProgressView(CachedReadMixin, APIView):
     """The caller's own reading progress on a book they may read."""
 
-    read = keys.PROGRESS
-    builder = staticmethod(reads.progress)
-
-    def read_params(self, request, user_id, book_id):
-        return {"user_id": user_id, "book_id": book_id}
+    cached_read = cached.PROGRESS
 
     @extend_schema(request=ProgressInputSerializer, responses=ProgressSerializer)
     def put(self, request, book_id):

@@ -4,8 +4,8 @@ import uuid
 
 from django_redis import get_redis_connection
 
-from cacheadmin import keys
 from cacheadmin.cache import STATS_KEY, response_cache
+from cacheadmin.registry import registry
 from tests.factories import DescriptionFactory, make_book
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -26,7 +26,7 @@ def stored_under_prefix():
 
 
 def response_keys():
-    return {key for key in stored_under_prefix() if keys.is_response_key(key)}
+    return {key for key in stored_under_prefix() if registry.is_response_key(key)}
 
 
 def other_keys():

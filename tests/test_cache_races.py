@@ -5,9 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
-from books import reads, services
+from books import services
+from books.cached import BOOK, CHAPTER, book_generation
 from books.models import Visibility
-from cacheadmin import keys
 from cacheadmin.cache import HIT, MISS, response_cache
 from cacheadmin.responses import compute
 from tests.factories import make_book
@@ -21,14 +21,14 @@ def test_a_reader_held_between_its_read_and_its_store_cannot_leave_a_stale_answe
     read_done, write_done = threading.Event(), threading.Event()
 
     def slow_compute():
-        answer = compute(reads.book, params)()  # reads the database now...
+        answer = compute(BOOK, params)()  # reads the database now...
         read_done.set()
         write_done.wait(5)  # ...and stores only after the writer committed
         return answer
 
     def reader():
         try:
-            response_cache.fetch(keys.BOOK, params, slow_compute)
+            response_cache.fetch(BOOK, params, slow_compute)
         finally:
             connection.close()
 
@@ -39,7 +39,7 @@ def test_a_reader_held_between_its_read_and_its_store_cannot_leave_a_stale_answe
     write_done.set()
     thread.join(5)
 
-    assert response_cache.lookup(keys.BOOK, params)[0] is None  # the late store does not validate
+    assert response_cache.lookup(BOOK, params)[0] is None  # the late store does not validate
     response = api.get(f"/api/v1/books/{book.pk}/")
     assert (response["X-Cache"], response.json()["title"]) == ("MISS", "New title")
 
@@ -55,12 +55,12 @@ def test_concurrent_misses_build_once(user, settings):
     def counted_compute():
         builds.append(1)
         threading.Event().wait(0.2)  # a slow build, so the others arrive while it runs
-        return compute(reads.chapter, params)()
+        return compute(CHAPTER, params)()
 
     def reader():
         try:
             start.wait(5)
-            results.append(response_cache.fetch(keys.CHAPTER, params, counted_compute))
+            results.append(response_cache.fetch(CHAPTER, params, counted_compute))
         finally:
             connection.close()
 
@@ -79,9 +79,9 @@ def test_concurrent_misses_build_once(user, settings):
 def test_waiters_fall_back_to_the_database_when_the_lease_holder_is_gone(user):
     book = make_book(user, title="Fallback")
     params = {"book_id": book.pk}
-    assert response_cache.take_lease(keys.BOOK, params)  # a holder that never stores
+    assert response_cache.take_lease(BOOK, params)  # a holder that never stores
 
-    entry, outcome = response_cache.fetch(keys.BOOK, params, compute(reads.book, params))
+    entry, outcome = response_cache.fetch(BOOK, params, compute(BOOK, params))
 
     assert outcome == MISS
     assert b"Fallback" in entry.payload
@@ -90,10 +90,10 @@ def test_waiters_fall_back_to_the_database_when_the_lease_holder_is_gone(user):
 def test_an_answer_tagged_with_a_vanished_generation_never_validates(user):
     book = make_book(user, title="Tagged")
     params = {"book_id": book.pk}
-    response_cache.fetch(keys.BOOK, params, compute(reads.book, params))
-    assert response_cache.lookup(keys.BOOK, params)[0] is not None
+    response_cache.fetch(BOOK, params, compute(BOOK, params))
+    assert response_cache.lookup(BOOK, params)[0] is not None
 
     # As if Redis evicted the generation: the stored answer must not be trusted.
-    response_cache.run(lambda client: client.delete(response_cache.name(keys.book_gen(book.pk))))
+    response_cache.run(lambda client: client.delete(response_cache.name(book_generation(book.pk))))
 
-    assert response_cache.lookup(keys.BOOK, params)[0] is None
+    assert response_cache.lookup(BOOK, params)[0] is None

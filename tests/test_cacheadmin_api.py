@@ -4,8 +4,8 @@ from urllib.parse import quote
 
 import pytest
 
-from cacheadmin import keys
 from cacheadmin.cache import response_cache
+from cacheadmin.registry import registry
 from tests import cacheadmin_support as support
 from tests.conftest import client_for
 from tests.factories import make_book
@@ -201,7 +201,7 @@ def test_warm_makes_the_next_reads_hits(staff_api, api, user):
 
     assert response.status_code == 200
     expected = support.book_response_keys(book)
-    assert response.json() == {"books": 1, "keys": len(expected)}
+    assert response.json() == {"books": 1, "keys": len(expected), "already_cached": 0}
     assert support.response_keys() == expected
     for url in support.book_read_urls(book):
         read = api.get(url)
@@ -222,14 +222,16 @@ def test_warmed_bodies_are_the_ones_the_views_serve(staff_api, api, user):
 
 def test_warm_twice_writes_nothing_new(staff_api, user):
     book = make_book(user, chapters=2)
-    assert staff_api.post(WARM, {"books": [book.pk]}, format="json").json() == {"books": 1, "keys": 5}
-    assert staff_api.post(WARM, {"books": [book.pk]}, format="json").json() == {"books": 1, "keys": 0}
+    first = staff_api.post(WARM, {"books": [book.pk]}, format="json").json()
+    assert first == {"books": 1, "keys": 5, "already_cached": 0}
+    again = staff_api.post(WARM, {"books": [book.pk]}, format="json").json()
+    assert again == {"books": 1, "keys": 0, "already_cached": 5}
 
 
 def test_warm_all(staff_api, api, user, other):
     first, second = make_book(user, chapters=1), make_book(other, chapters=2)
     response = staff_api.post(WARM, {"all": True}, format="json")
-    assert response.json() == {"books": 2, "keys": 4 + 5}
+    assert response.json() == {"books": 2, "keys": 4 + 5, "already_cached": 0}
     assert api.get(f"/api/v1/books/{first.pk}/chapters/1/")["X-Cache"] == "HIT"
     assert support.book_response_keys(second) <= support.response_keys()
 
@@ -238,7 +240,7 @@ def test_warm_skips_books_that_do_not_exist(staff_api, user):
     book = make_book(user, chapters=1)
     response = staff_api.post(WARM, {"books": [book.pk, book.pk + 1000]}, format="json")
     assert response.status_code == 200
-    assert response.json() == {"books": 1, "keys": 4}
+    assert response.json() == {"books": 1, "keys": 4, "already_cached": 0}
 
 
 def test_warm_of_a_private_book_still_hides_it_from_others(staff_api, other_api, user):
@@ -281,7 +283,7 @@ def test_stats_answer_unavailable_while_redis_is_down(staff_api, redis_down):
     stats = response.json()
     assert stats["available"] is False
     assert stats["keys_count"] is None
-    assert set(stats["namespaces"]) == set(keys.NAMESPACES)
+    assert set(stats["namespaces"]) == set(registry.namespaces)
     assert "ttl_seconds" in stats
 
 

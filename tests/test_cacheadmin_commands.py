@@ -167,7 +167,7 @@ def test_cache_warm_books(api, user):
     out, err = run("cache_warm", "--book", str(first.pk), "--book", str(second.pk))
 
     expected = support.book_response_keys(first) | support.book_response_keys(second)
-    assert f"Warmed 2 book(s): {len(expected)} cached answer(s) written." in out
+    assert f"Warmed 2 book(s): {len(expected)} answer(s) computed and cached, 0 already cached." in out
     assert "2/2" in err  # the progress bar
     assert support.response_keys() == expected
     for url in support.book_read_urls(first) + support.book_read_urls(second):
@@ -178,7 +178,7 @@ def test_cache_warm_books(api, user):
 def test_cache_warm_all(user, other):
     books = [make_book(user, chapters=1), make_book(other, chapters=2)]
     out, _ = run("cache_warm", "--all", "--no-progress")
-    assert "Warmed 2 book(s): 9 cached answer(s) written." in out
+    assert "Warmed 2 book(s): 9 answer(s) computed and cached, 0 already cached." in out
     assert support.response_keys() == support.book_response_keys(books[0]) | support.book_response_keys(books[1])
 
 

@@ -234,9 +234,6 @@ class Command(BaseCommand):
                 visibility=item.visibility,
                 chapters=list(item.chapters),
             )
-            chapters = {chapter.number: chapter for chapter in book.chapters.all()}
             for description in item.descriptions:
-                create_description(
-                    book, chapter=chapters[description.chapter], kind=description.kind, text=description.text
-                )
+                create_description(book, chapter=description.chapter, kind=description.kind, text=description.text)
         return len(BOOKS)

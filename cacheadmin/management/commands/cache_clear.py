@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cacheadmin import keys, operations
+from cacheadmin import operations
 from cacheadmin.cache import CacheUnavailable
 
 
@@ -15,8 +15,11 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
 
     def handle(self, *args, pattern=None, yes=False, **options):
-        if pattern is not None and not keys.is_valid_pattern(pattern):
-            raise CommandError(f"Invalid pattern {pattern!r}. {operations.PATTERN_HELP}")
+        if pattern is not None:
+            try:
+                operations.validate_pattern(pattern)
+            except operations.InvalidPattern as error:
+                raise CommandError(f"Invalid pattern {pattern!r}. {error}") from error
         what = f"matching '{pattern}'" if pattern is not None else "(all of them)"
         try:
             if not yes and not self.confirmed(pattern, what):
