@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from books import services
 from books.models import Book, Chapter, Description
 from cacheadmin.actions import CacheActionsMixin
 
@@ -18,6 +19,9 @@ class BookAdmin(CacheActionsMixin, admin.ModelAdmin):
     list_filter = ["visibility", "file_format", "language", "genre"]
     search_fields = ["title", "author", "owner__username"]
     readonly_fields = [
+        "authors",
+        "contributors",
+        "pictures",
         "chapter_count",
         "word_count",
         "file_size",
@@ -29,9 +33,16 @@ class BookAdmin(CacheActionsMixin, admin.ModelAdmin):
     raw_id_fields = ["owner"]
     inlines = [ChapterInline]
 
+    @admin.display(description="pictures (from the EPUB)")
+    def pictures(self, obj):
+        found = list(obj.resources.values_list("path", "media_type")) if obj.pk else []
+        return ", ".join(f"{path} ({media_type})" for path, media_type in found) or "-"
+
     def save_model(self, request, obj, form, change):
         if "cover" in form.changed_data:
             obj.refresh_cover_facts()
+        if "author" in form.changed_data:
+            obj.set_author(obj.author)
         super().save_model(request, obj, form, change)
 
 
@@ -43,7 +54,7 @@ class ChapterAdmin(admin.ModelAdmin):
     raw_id_fields = ["book"]
 
     def save_model(self, request, obj, form, change):
-        obj.set_content(obj.content)
+        obj.set_content(obj.content, services.links_for_book(obj.book_id))
         super().save_model(request, obj, form, change)
 
 

@@ -12,7 +12,7 @@ Generations:
 from rest_framework.exceptions import ValidationError
 
 from books import reads, selectors
-from books.models import Book, Chapter, Description, DescriptionKind, Visibility, readable_by
+from books.models import Book, Chapter, Description, DescriptionKind, TableOfContents, Visibility, readable_by
 from cacheadmin.registry import DYNAMIC, STATIC, CachedRead, registry
 from cacheadmin.retiring import retire_on
 
@@ -150,6 +150,18 @@ DESCRIPTIONS = CachedRead(
     access=may_read,
 )
 
+TOC = CachedRead(
+    name="toc",
+    template="book:{book_id}:toc",
+    generations=(BOOK_GENERATION,),
+    ttl=STATIC,
+    build=reads.toc,
+    params=_of_book,
+    scope="book_id",
+    warm=_whole_book,
+    access=may_read,
+)
+
 
 # --- what retires them -----------------------------------------------------------------
 
@@ -177,8 +189,9 @@ def _books(ids=None):
 
 def declare():
     registry.add_scope("book_id", _books)
-    for read in (BOOK_LIST, BOOK, CHAPTER_LIST, CHAPTER, DESCRIPTIONS):
+    for read in (BOOK_LIST, BOOK, CHAPTER_LIST, CHAPTER, DESCRIPTIONS, TOC):
         registry.add_read(read)
     retire_on(Book, fields=("owner_id", "visibility"), generations=_book_rows)
     retire_on(Chapter, fields=("book_id",), generations=_content_rows)
     retire_on(Description, fields=("book_id",), generations=_content_rows)
+    retire_on(TableOfContents, fields=("book_id",), generations=_content_rows)

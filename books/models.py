@@ -31,6 +31,11 @@ def book_file_path(book, filename):
     return f"books/{book.owner_id}/{uuid.uuid4().hex}.epub"
 
 
+def resource_file_path(resource, filename):
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "img"
+    return f"resources/{resource.book_id}/{uuid.uuid4().hex}.{suffix}"
+
+
 def cover_file_path(book, filename):
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "img"
     return f"covers/{book.owner_id}/{uuid.uuid4().hex}.{suffix}"
@@ -52,7 +57,11 @@ class BookQuerySet(models.QuerySet):
 class Book(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="books")
     title = models.CharField(max_length=500)
+    # `author` is `authors` joined by ", " (books.services keeps them in step).
     author = models.CharField(max_length=500, blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    # [{"name", "role"}], role a MARC relator code ("trl", "edt", ...; "ctb" when unknown)
+    contributors = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=35, blank=True, default="en")
     genre = models.CharField(max_length=100, blank=True)
     description = models.TextField(blank=True)
@@ -85,6 +94,11 @@ class Book(models.Model):
     def has_cover(self):
         return bool(self.cover)
 
+    def set_author(self, author):
+        """`author` shows the authors joined; set as one name, it is the one author."""
+        self.author = author
+        self.authors = [author] if author else []
+
     def readable_by(self, user_id):
         return readable_by(self.owner_id, self.visibility, user_id)
 
@@ -114,10 +128,17 @@ class Chapter(models.Model):
     def __str__(self):
         return f"{self.book_id}#{self.number} {self.title}"
 
-    def set_content(self, html):
-        """Every way in (EPUB, JSON, API edit, admin) stores sanitised XHTML and its count."""
-        self.content = sanitize_html(html)
-        self.word_count = count_words(self.content)
+    def set_content(self, html, links=None):
+        """Every way in (JSON, API edit, admin) stores sanitised HTML and its count.
+
+        ``links`` (books.links) says where links and pictures may point; EPUB chapters
+        arrive sanitised already and use ``set_sanitised``.
+        """
+        self.set_sanitised(sanitize_html(html, links))
+
+    def set_sanitised(self, content):
+        self.content = content
+        self.word_count = count_words(content)
 
     @property
     def reading_time_minutes(self):
@@ -141,3 +162,35 @@ class Description(models.Model):
     def clean(self):
         if self.book_id and self.chapter_id and self.chapter.book_id != self.book_id:
             raise ValidationError({"chapter": "This chapter belongs to another book."})
+
+
+class TableOfContents(models.Model):
+    """An EPUB's own table of contents, resolved to chapters: [{"title", "chapter", "fragment", "children"}].
+
+    Kept apart from Book so that no book query loads it. A book without one (JSON books,
+    EPUBs without navigation) has one entry per chapter, computed when read.
+    """
+
+    book = models.OneToOneField(Book, on_delete=models.CASCADE, primary_key=True, related_name="table_of_contents")
+    entries = models.JSONField(default=list)
+
+    def __str__(self):
+        return f"Contents of {self.book_id}"
+
+
+class Resource(models.Model):
+    """A picture of an EPUB (JPEG, PNG, GIF, WebP checked by its bytes; SVG sanitised), by its path in the EPUB."""
+
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="resources")
+    path = models.CharField(max_length=500)  # longer paths are not kept (see books.services)
+    file = models.FileField(upload_to=resource_file_path)
+    media_type = models.CharField(max_length=100)
+    etag = models.CharField(max_length=64)  # sha256 of the stored bytes
+    size = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["book", "path"]
+        constraints = [models.UniqueConstraint(fields=["book", "path"], name="resource_unique_path")]
+
+    def __str__(self):
+        return f"{self.book_id}:{self.path}"

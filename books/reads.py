@@ -63,3 +63,8 @@ def descriptions(book_id, kind=None, chapter=None):
     found = serializers.DescriptionSerializer(selectors.descriptions_of(book_id, kind, chapter), many=True).data
     real_filter = chapter is None or bool(found) or selectors.chapter_exists(book_id, chapter)
     return Built(found, access_meta(book), store=real_filter)
+
+
+def toc(book_id):
+    book = selectors.get_book(book_id)
+    return Built(selectors.toc_of(book_id), access_meta(book))

@@ -3,7 +3,7 @@
 from django.db.models import Max, Min, Prefetch, Q
 from rest_framework.exceptions import NotFound
 
-from books.models import Book, Chapter, Description, Visibility
+from books.models import Book, Chapter, Description, Resource, TableOfContents, Visibility
 from reader.models import ReadingProgress
 
 SHELVES = ("all", "mine", "public")
@@ -69,3 +69,40 @@ def descriptions_of(book_id, kind=None, chapter=None):
     if chapter:
         descriptions = descriptions.filter(chapter__number=chapter)
     return descriptions.order_by("chapter__number", "id")
+
+
+def chapter_numbers(book_id):
+    return set(Chapter.objects.filter(book_id=book_id).values_list("number", flat=True))
+
+
+def picture_paths(book_id):
+    return set(Resource.objects.filter(book_id=book_id).values_list("path", flat=True))
+
+
+def get_resource(book_id, path):
+    resource = Resource.objects.filter(book_id=book_id, path=path).first()
+    if resource is None:
+        raise NotFound
+    return resource
+
+
+def toc_of(book_id):
+    """The book's table of contents: its own (entries whose chapter is gone move up), else one entry per chapter."""
+    stored = TableOfContents.objects.filter(book_id=book_id).values_list("entries", flat=True).first()
+    if not stored:
+        return [
+            {"title": chapter.title, "chapter": chapter.number, "fragment": "", "children": []}
+            for chapter in chapters_of(book_id)
+        ]
+    return _existing(stored, chapter_numbers(book_id))
+
+
+def _existing(entries, numbers):
+    kept = []
+    for entry in entries:
+        children = _existing(entry["children"], numbers)
+        if entry["chapter"] in numbers:
+            kept.append({**entry, "children": children})
+        else:
+            kept.extend(children)
+    return kept

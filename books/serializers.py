@@ -1,13 +1,21 @@
 from django.urls import reverse
 from rest_framework import serializers
 
-from books import selectors
+from books import limits, selectors
 from books.models import Book, Chapter, Description, DescriptionKind, Visibility
+from books.resources import sign_urls
 from books.text import reading_time_minutes
+
+
+class ContributorSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    role = serializers.CharField(help_text="a MARC relator code: trl, edt, ill, ...; ctb when the book gives none")
 
 
 class BookSerializer(serializers.ModelSerializer):
     owner = serializers.IntegerField(source="owner_id", read_only=True)
+    authors = serializers.ListField(child=serializers.CharField(), read_only=True)
+    contributors = ContributorSerializer(many=True, read_only=True)
     has_cover = serializers.BooleanField(read_only=True)
     cover_url = serializers.SerializerMethodField()
 
@@ -17,6 +25,8 @@ class BookSerializer(serializers.ModelSerializer):
             "id",
             "title",
             "author",
+            "authors",
+            "contributors",
             "language",
             "genre",
             "description",
@@ -63,9 +73,27 @@ class BookListItemSerializer(BookSerializer):
         return ProgressSummarySerializer(mine[0]).data if mine else None
 
 
+def _chapter_size(content):
+    if limits.chapter_too_large(content):
+        raise serializers.ValidationError(limits.chapter_too_large_message("This chapter"))
+    return content
+
+
+class ChapterList(serializers.ListSerializer):
+    """Counts the chapters before validating any of them (a huge list is refused at once)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) > limits.max_chapters():
+            raise serializers.ValidationError([limits.too_many_chapters("The book")])
+        return super().to_internal_value(data)
+
+
 class ChapterInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=500, allow_blank=True)
-    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    content = serializers.CharField(allow_blank=True, trim_whitespace=False, validators=[_chapter_size])
+
+    class Meta:
+        list_serializer_class = ChapterList
 
 
 class BookCreateSerializer(serializers.Serializer):
@@ -94,6 +122,7 @@ class ChapterSummarySerializer(serializers.ModelSerializer):
 
 class ChapterSerializer(serializers.ModelSerializer):
     book_id = serializers.IntegerField(read_only=True)
+    content = serializers.SerializerMethodField()
     reading_time_minutes = serializers.SerializerMethodField()
     previous = serializers.SerializerMethodField()
     next = serializers.SerializerMethodField()
@@ -110,6 +139,9 @@ class ChapterSerializer(serializers.ModelSerializer):
             "previous",
             "next",
         ]
+
+    def get_content(self, chapter) -> str:
+        return sign_urls(chapter.book_id, chapter.content)  # pictures load without credentials
 
     def get_reading_time_minutes(self, chapter) -> int:
         return reading_time_minutes(chapter.word_count)
@@ -129,7 +161,14 @@ class ChapterSerializer(serializers.ModelSerializer):
 
 class ChapterUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, validators=[_chapter_size])
+
+
+class TocEntrySerializer(serializers.Serializer):
+    title = serializers.CharField()
+    chapter = serializers.IntegerField()
+    fragment = serializers.CharField(allow_blank=True, help_text="an id in the chapter; empty for its top")
+    children = serializers.ListField(child=serializers.DictField(), help_text="entries like this one")
 
 
 class DescriptionSerializer(serializers.ModelSerializer):

@@ -1,21 +1,32 @@
 """Writes to books, chapters and descriptions. Views and commands call these."""
 
+import hashlib
 import mimetypes
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from books import epub
-from books.models import Book, Chapter, Description, FileFormat, Visibility
+from books import epub, memory, selectors
+from books.links import ContentLinks
+from books.models import Book, Chapter, Description, FileFormat, Resource, TableOfContents, Visibility
+from books.text import sanitize_html
 
 
 @dataclass(frozen=True)
 class ChapterInput:
     title: str
     content: str
+
+
+# Chapters are inserted in batches of about this much content (one large chapter alone).
+_BATCH_BYTES = 4 * 1024 * 1024
+_BATCH_ROWS = 200
+# Longer paths inside an EPUB are not kept as pictures (the unique index must stay small).
+_MAX_PICTURE_PATH = 500
 
 
 @transaction.atomic
@@ -29,56 +40,113 @@ def create_book(
     description="",
     genre="",
     visibility=Visibility.PRIVATE,
-    file_format=FileFormat.JSON,
-    source=None,
-    cover=None,
 ):
-    """Create a book with its chapters (a list of ChapterInput, HTML content).
-
-    `source` is an uploaded file kept as the book's file; `cover` is an epub.Cover.
-    """
+    """Create a book from chapters sent as HTML (a list of ChapterInput)."""
     book = Book(
         owner=owner,
         title=title,
         author=author,
+        authors=[author] if author else [],
         language=language or "en",
         description=description,
         genre=genre,
         visibility=visibility,
-        file_format=file_format,
+        file_format=FileFormat.JSON,
     )
-    if source is not None:
-        source.seek(0)
-        book.file.save("upload.epub", source, save=False)
-        book.file_size = book.file.size
-    if cover is not None:
-        _set_cover(book, cover)
     book.save()
-    rows = []
-    for number, chapter in enumerate(chapters, start=1):
-        row = Chapter(book=book, number=number, title=chapter.title[:500])
-        row.set_content(chapter.content)
-        rows.append(row)
-    Chapter.objects.bulk_create(rows)
-    refresh_counts(book)
+    links = ContentLinks(book.pk, chapters=range(1, len(chapters) + 1))
+    _write_chapters(book, (ChapterInput(c.title, sanitize_html(c.content, links)) for c in chapters))
     return book
 
 
 def import_epub(owner, upload, *, visibility=Visibility.PRIVATE, title=None):
-    """Import an EPUB file object; raises epub.EpubError for anything unreadable."""
-    parsed = epub.parse_epub(upload)
-    return create_book(
-        owner,
-        title=(title or parsed.title or "Untitled")[:500],
-        author=parsed.author[:500],
-        language=parsed.language[:35],
-        description=parsed.description,
+    """Import an EPUB file object, one chapter at a time; raises epub.EpubError for anything unreadable.
+
+    The EPUB is checked and planned (limits included) before anything is stored; files
+    stored before a later failure are removed again.
+    """
+    with epub.EpubBook(upload) as source:
+        memory.release()  # what planning parsed, before the chapters are read again
+        stored = []
+        try:
+            return _import(owner, upload, source, visibility, title, stored)
+        except BaseException:
+            for name in stored:
+                default_storage.delete(name)
+            raise
+        finally:
+            memory.release()
+
+
+@transaction.atomic
+def _import(owner, upload, source, visibility, title, stored):
+    metadata = source.metadata
+    book = Book(
+        owner=owner,
+        title=(title or metadata.title or "Untitled")[:500],
+        author=metadata.author[:500],
+        authors=list(metadata.authors),
+        contributors=[{"name": person.name, "role": person.role} for person in metadata.contributors],
+        language=metadata.language[:35],
+        description=metadata.description,
         visibility=visibility,
-        chapters=[ChapterInput(c.title, c.content) for c in parsed.chapters],
         file_format=FileFormat.EPUB,
-        source=upload,
-        cover=parsed.cover,
     )
+    upload.seek(0)
+    book.file.save("upload.epub", upload, save=False)
+    stored.append(book.file.name)
+    book.file_size = book.file.size
+    if source.cover is not None:
+        _set_cover(book, source.cover)
+        stored.append(book.cover.name)
+    book.save()
+    pictures = _store_pictures(book, source.pictures(), stored)
+    _write_chapters(book, source.chapters(book.pk, pictures))
+    toc = source.toc()
+    if toc:
+        TableOfContents.objects.create(book=book, entries=toc)
+    return book
+
+
+def _store_pictures(book, pictures, stored):
+    rows = []
+    for picture in pictures:
+        if len(picture.path) > _MAX_PICTURE_PATH:
+            continue
+        row = Resource(
+            book=book,
+            path=picture.path,
+            media_type=picture.media_type,
+            etag=hashlib.sha256(picture.data).hexdigest(),
+            size=len(picture.data),
+        )
+        extension = mimetypes.guess_extension(picture.media_type) or ".img"
+        row.file.save(f"picture{extension}", ContentFile(picture.data), save=False)
+        stored.append(row.file.name)
+        rows.append(row)
+        del picture
+    Resource.objects.bulk_create(rows)
+    return {row.path for row in rows}
+
+
+def _write_chapters(book, chapters):
+    """Insert chapters (title, sanitised content) numbered from 1, holding few of them at a time."""
+    batch, batch_bytes = [], 0
+    for number, chapter in enumerate(chapters, start=1):
+        row = Chapter(book=book, number=number, title=chapter.title[:500])
+        row.set_sanitised(chapter.content)
+        del chapter  # the row holds the content now; let it go with the batch
+        batch.append(row)
+        batch_bytes += len(row.content)
+        del row
+        if batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_ROWS:
+            Chapter.objects.bulk_create(batch)
+            batch = []
+            memory.release_after(batch_bytes)
+            batch_bytes = 0
+    if batch:
+        Chapter.objects.bulk_create(batch)
+    refresh_counts(book)
 
 
 def _set_cover(book, cover):
@@ -89,7 +157,14 @@ def _set_cover(book, cover):
     book.cover_updated_at = timezone.now()
 
 
+def links_for_book(book_id):
+    """Where the links and pictures of HTML sent for one of this book's chapters may point."""
+    return ContentLinks(book_id, chapters=selectors.chapter_numbers(book_id), pictures=selectors.picture_paths(book_id))
+
+
 def update_book(book, **fields):
+    if "author" in fields:
+        book.set_author(fields.pop("author"))
     for name, value in fields.items():
         setattr(book, name, value)
     book.save()
@@ -119,7 +194,7 @@ def update_chapter(chapter, *, title=None, content=None):
     if title is not None:
         chapter.title = title
     if content is not None:
-        chapter.set_content(content)
+        chapter.set_content(content, links_for_book(chapter.book_id))
     chapter.save()
     return chapter
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from books.models import Book, Chapter
+from books.models import Book, Chapter, Resource
 from books.services import refresh_counts
 from cacheadmin.retiring import row_before
 
@@ -17,6 +17,13 @@ def delete_book_files(sender, instance, **kwargs):
     files = [f for f in (instance.file, instance.cover) if f]
     if files:
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
+
+
+@receiver(post_delete, sender=Resource)
+def delete_resource_file(sender, instance, **kwargs):
+    if instance.file:
+        name, storage = instance.file.name, instance.file.storage
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 @receiver(post_save, sender=Chapter)

@@ -7,10 +7,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from books import cached, selectors, serializers, services
+from books import cached, resources, selectors, serializers, services
 from books.epub import EpubError
 from books.models import Description, DescriptionKind
 from books.parsers import SafeJSONParser
@@ -165,4 +166,47 @@ class CoverView(APIView):
         response["ETag"] = etag
         response["Last-Modified"] = http_date(modified.timestamp())
         response["Cache-Control"] = "private, max-age=86400"
+        return response
+
+
+@extend_schema_view(get=extend_schema(responses=serializers.TocEntrySerializer(many=True)))
+class TocView(CachedReadMixin, APIView):
+    """The table of contents: the cached read book:{id}:toc."""
+
+    cached_read = cached.TOC
+
+
+class ResourceView(APIView):
+    """A picture of the book, from storage: with a valid signature (no credentials needed),
+    or with the credentials of a reader of the book. Anything wrong is 404."""
+
+    permission_classes = [AllowAny]
+
+    def perform_authentication(self, request):
+        pass  # lazy: a signed URL never looks at credentials
+
+    @extend_schema(
+        parameters=[OpenApiParameter("s", str, description="the signature written into chapter content")],
+        responses={(200, "image/*"): bytes},
+    )
+    def get(self, request, book_id, path):
+        token = request.GET.get("s")
+        if token is not None:
+            if not resources.is_signed(book_id, path, token):
+                raise NotFound
+        elif not request.user.is_authenticated:
+            raise NotFound
+        else:
+            selectors.get_readable_book(request.user.id, book_id)
+        resource = selectors.get_resource(book_id, path)
+        etag = f'"{resource.etag}"'
+        if is_not_modified(request, etag):
+            response = HttpResponseNotModified()
+        else:
+            response = FileResponse(resource.file.open("rb"), content_type=resource.media_type)
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, max-age=86400"
+        # Opened on its own, an (already sanitised) SVG still runs nothing, and neither does anything else.
+        response["Content-Security-Policy"] = "sandbox"
+        response["X-Content-Type-Options"] = "nosniff"
         return response

@@ -107,6 +107,9 @@ API_MAX_BODY_KB = env.int("API_MAX_BODY_KB", default=256)
 DATA_UPLOAD_MAX_MEMORY_SIZE = BOOK_MAX_UPLOAD_MB * 1024 * 1024
 EPUB_MAX_UNCOMPRESSED_MB = env.int("EPUB_MAX_UNCOMPRESSED_MB", default=300)
 EPUB_MAX_ENTRIES = env.int("EPUB_MAX_ENTRIES", default=5000)
+# A book's size, EPUB or JSON (books.limits): beyond, 400 naming the setting.
+BOOK_MAX_CHAPTERS = env.int("BOOK_MAX_CHAPTERS", default=2000)
+CHAPTER_MAX_MB = env.int("CHAPTER_MAX_MB", default=10)
 
 # --- Redis response cache (cacheadmin.cache) ---------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -36,6 +36,8 @@ api = [
         name="description-detail",
     ),
     path("books/<id:book_id>/cover/", books.CoverView.as_view(), name="book-cover"),
+    path("books/<id:book_id>/toc/", books.TocView.as_view(), name="book-toc"),
+    path("books/<id:book_id>/resources/<path:path>", books.ResourceView.as_view(), name="book-resource"),
     path("admin/cache/", include("cacheadmin.urls")),
 ]
 

@@ -5,7 +5,9 @@ hostile files that books.epub.parse_epub must refuse.
 """
 
 import io
+import struct
 import zipfile
+import zlib
 
 from ebooklib import epub
 
@@ -231,3 +233,76 @@ def _central_header_offset(data, name):
         if offset < 0:
             raise LookupError(name)
     return offset
+
+
+XHTML = """<?xml version="1.0" encoding="utf-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="en" xml:lang="en">
+<head><title>{title}</title></head>
+<body>{body}</body>
+</html>"""
+
+
+def xhtml(body, title="Document"):
+    return XHTML.format(title=title, body=body).encode()
+
+
+def make_raw_epub(
+    documents,
+    *,
+    metadata='<dc:title>Raw Book</dc:title><dc:language>en</dc:language><dc:creator id="c1">Ann Author</dc:creator>',
+    files=None,
+    nav=None,
+    ncx=None,
+    version="3.0",
+    spine=None,
+):
+    """An EPUB written by hand, every byte of it chosen by the test.
+
+    documents: {path under OEBPS/: bytes of the document (see xhtml()), or (bytes, media type)},
+        in spine order unless `spine` lists the paths.
+    files: {path under OEBPS/: (bytes, media type, properties)} other manifest items.
+    nav: body of an EPUB 3 navigation document (OEBPS/nav.xhtml, not in the spine).
+    ncx: the navMap content of an EPUB 2 NCX (OEBPS/toc.ncx).
+    metadata: the OPF's <metadata> content (dc: and opf: prefixes are declared).
+    """
+    files = dict(files or {})
+    manifest, entries = [], {}
+    for number, (path, data) in enumerate(documents.items(), start=1):
+        data, media_type = data if isinstance(data, tuple) else (data, "application/xhtml+xml")
+        manifest.append(f'<item id="d{number}" href="{path}" media-type="{media_type}"/>')
+        entries[f"OEBPS/{path}"] = data
+    ids = {path: f"d{number}" for number, path in enumerate(documents, start=1)}
+    for number, (path, (data, media_type, properties)) in enumerate(files.items(), start=1):
+        extra = f' properties="{properties}"' if properties else ""
+        manifest.append(f'<item id="f{number}" href="{path}" media-type="{media_type}"{extra}/>')
+        entries[f"OEBPS/{path}"] = data
+    if nav is not None:
+        manifest.append('<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>')
+        entries["OEBPS/nav.xhtml"] = xhtml(nav, "Contents")
+    toc = ""
+    if ncx is not None:
+        manifest.append('<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>')
+        entries["OEBPS/toc.ncx"] = (
+            '<?xml version="1.0" encoding="utf-8"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" '
+            f'version="2005-1"><head/><docTitle><text>T</text></docTitle><navMap>{ncx}</navMap></ncx>'
+        ).encode()
+        toc = ' toc="ncx"'
+    itemrefs = "".join(f'<itemref idref="{ids[path]}"/>' for path in (spine or documents))
+    entries["OEBPS/content.opf"] = (
+        f'<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" version="{version}" '
+        'unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        f'xmlns:opf="http://www.idpf.org/2007/opf"><dc:identifier id="id">raw</dc:identifier>{metadata}</metadata>'
+        f"<manifest>{''.join(manifest)}</manifest><spine{toc}>{itemrefs}</spine></package>"
+    ).encode()
+    return _zip({"mimetype": b"application/epub+zip", "META-INF/container.xml": _CONTAINER_XML, **entries})
+
+
+def png(width=2, height=2, rgb=(200, 30, 30)):
+    """A real PNG image, written with zlib (no imaging library needed)."""
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")

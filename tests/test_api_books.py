@@ -21,6 +21,8 @@ BOOK_FIELDS = {
     "id",
     "title",
     "author",
+    "authors",
+    "contributors",
     "language",
     "genre",
     "description",

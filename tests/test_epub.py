@@ -85,16 +85,26 @@ def test_content_is_the_body_without_the_head():
     assert content == "<p>It was a bright cold day in April.</p>"
 
 
-def test_documents_without_words_are_skipped():
+def test_documents_that_hold_nothing_are_skipped():
     chapters = [
         ("First", "<p>One two.</p>"),
-        ("Blank", "<p> </p><img src='x.png' alt='pic'/>"),
+        ("Blank", "<p> </p><div><span> </span></div>"),
         ("Last", "<p>Three.</p>"),
     ]
 
     book = parse(epub_factory.make_epub(chapters=chapters))
 
     assert titles(book) == ["First", "Last"]
+
+
+def test_a_page_with_only_a_missing_picture_keeps_its_alt_text():
+    """A picture that is not in the EPUB is removed, its alt text kept: the page is not empty."""
+    chapters = [("First", "<p>One two.</p>"), ("Plate", "<p> </p><img src='x.png' alt='pic'/>")]
+
+    book = parse(epub_factory.make_epub(chapters=chapters))
+
+    assert titles(book) == ["First", "Plate"]
+    assert "pic" in book.chapters[1].content and "<img" not in book.chapters[1].content
 
 
 def test_title_falls_back_to_first_heading():
@@ -270,3 +280,142 @@ def test_file_object_is_rewound_after_an_error():
         parse_epub(upload)
 
     assert upload.tell() == 0
+
+
+# People
+
+EPUB2_PEOPLE = (
+    "<dc:title>People</dc:title><dc:language>en</dc:language>"
+    '<dc:creator opf:role="aut">Ann Author</dc:creator><dc:creator opf:role="trl">Tom Translator</dc:creator>'
+    "<dc:creator>Role Less</dc:creator><dc:contributor>Somebody</dc:contributor>"
+    '<dc:contributor opf:role="ill">Ida Illustrator</dc:contributor>'
+)
+EPUB3_PEOPLE = (
+    "<dc:title>People</dc:title><dc:language>en</dc:language>"
+    '<dc:creator id="a">Ann Author</dc:creator><meta refines="#a" property="role" scheme="marc:relators">aut</meta>'
+    '<dc:creator id="e">Eve Editor</dc:creator><meta refines="#e" property="role" scheme="marc:relators">edt</meta>'
+    '<dc:creator id="b">Bob Both</dc:creator><meta refines="#b" property="role" scheme="marc:relators">ill</meta>'
+    '<meta refines="#b" property="role" scheme="marc:relators">aut</meta>'
+    '<dc:contributor id="t">Tom Translator</dc:contributor><meta refines="#t" property="role">trl</meta>'
+)
+
+
+def people_book(metadata, version):
+    return epub_factory.make_raw_epub(
+        {"one.xhtml": epub_factory.xhtml("<p>Words.</p>")}, metadata=metadata, version=version
+    )
+
+
+def test_epub2_roles():
+    book = parse(people_book(EPUB2_PEOPLE, "2.0"))
+
+    assert book.authors == ("Ann Author", "Role Less")
+    assert book.author == "Ann Author, Role Less"
+    assert [(p.name, p.role) for p in book.contributors] == [
+        ("Tom Translator", "trl"),
+        ("Somebody", "ctb"),
+        ("Ida Illustrator", "ill"),
+    ]
+
+
+def test_epub3_roles():
+    book = parse(people_book(EPUB3_PEOPLE, "3.0"))
+
+    assert book.authors == ("Ann Author", "Bob Both")
+    assert [(p.name, p.role) for p in book.contributors] == [("Eve Editor", "edt"), ("Tom Translator", "trl")]
+
+
+def test_the_main_title_wins():
+    metadata = (
+        '<dc:title id="t2">A Subtitle</dc:title><dc:title id="t1">The Title</dc:title>'
+        '<meta refines="#t1" property="title-type">main</meta><dc:language>en</dc:language>'
+    )
+
+    assert parse(people_book(metadata, "3.0")).title == "The Title"
+
+
+# Covers are checked by their bytes
+
+COVER_DOCUMENTS = {"one.xhtml": epub_factory.xhtml("<p>Words.</p>")}
+
+
+@pytest.mark.parametrize(
+    ("data", "declared", "kept"),
+    [
+        (epub_factory.png(), "image/png", True),
+        (b"\xff\xd8\xff\xe0" + bytes(64), "image/jpeg", True),
+        (b"GIF89a" + bytes(64), "image/gif", True),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(64), "image/webp", True),
+        (b"<html><body>not a picture</body></html>", "image/png", False),
+        (epub_factory.png(), "image/jpeg", False),  # a real picture, but not of the type it claims
+        (b"", "image/png", False),
+    ],
+    ids=["png", "jpeg", "gif", "webp", "html-as-png", "png-as-jpeg", "empty"],
+)
+def test_cover_must_be_a_real_image_of_its_type(data, declared, kept):
+    book = parse(epub_factory.make_raw_epub(COVER_DOCUMENTS, files={"cover.img": (data, declared, "cover-image")}))
+
+    assert (book.cover is not None) == kept
+    if kept:
+        assert (book.cover.data, book.cover.content_type) == (data, declared)
+
+
+# Limits
+
+
+def test_too_many_chapters_is_refused_naming_the_limit(settings):
+    settings.BOOK_MAX_CHAPTERS = 2
+
+    with pytest.raises(EpubError, match=r"more than 2 chapters.*\(BOOK_MAX_CHAPTERS\)"):
+        parse(epub_factory.make_epub())
+
+
+def test_a_chapter_too_large_is_refused_naming_the_limit(settings):
+    settings.CHAPTER_MAX_MB = 1
+    big = "<p>" + "word " * 220_000 + "</p>"  # 1.1 MB
+
+    with pytest.raises(EpubError, match=r"'EPUB/chapter_2.xhtml' is larger than 1 MB.*\(CHAPTER_MAX_MB\)"):
+        parse(epub_factory.make_epub(chapters=[("Small", "<p>Small.</p>"), ("Big", big)]))
+
+
+def test_a_chapter_too_large_that_is_not_xml_is_refused_too(settings):
+    settings.CHAPTER_MAX_MB = 1
+    broken = b"<html><body><p><b>Bold</p>" + b"<p>word word word</p>" * 60_000 + b"</body></html>"
+
+    with pytest.raises(EpubError, match=r"'OEBPS/big.html' is larger than 1 MB"):
+        parse(epub_factory.make_raw_epub({"small.xhtml": epub_factory.xhtml("<p>Small.</p>"), "big.html": broken}))
+
+
+def test_a_large_text_block_is_kept_whole(settings):
+    """One text node over libxml2's 10 MB default: the chapter is kept, every word of it."""
+    settings.CHAPTER_MAX_MB = 12
+    block = "word " * 2_200_000  # 11 MB
+
+    book = parse(epub_factory.make_raw_epub({"one.xhtml": epub_factory.xhtml(f"<p>{block}</p>")}))
+
+    assert len(book.chapters) == 1
+    assert count_words(book.chapters[0].content) == 2_200_000
+
+
+def test_a_document_that_is_not_xml_is_read_as_html():
+    document = b"<html><body><p>Caf&eacute; &amp; cr&egrave;me<br>on two lines<p>and more</body></html>"
+
+    book = parse(epub_factory.make_raw_epub({"one.html": document}))
+
+    assert "Café &amp; crème<br>on two lines" in book.chapters[0].content
+    assert "and more" in book.chapters[0].content
+
+
+def test_an_svg_page_of_the_spine_is_a_chapter():
+    page = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/>'
+        b"<text>A drawn page</text><script>alert(1)</script></svg>"
+    )
+    documents = {"one.xhtml": epub_factory.xhtml("<p>Words.</p>"), "page.svg": (page, "image/svg+xml")}
+    data = epub_factory.make_raw_epub(documents)
+
+    book = parse(data)
+
+    assert len(book.chapters) == 2
+    assert book.chapters[1].content.startswith('<svg viewBox="0 0 10 10"><rect')
+    assert "A drawn page" in book.chapters[1].content and "alert" not in book.chapters[1].content
