@@ -3,23 +3,20 @@ import mimetypes
 from django.conf import settings
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.http import http_date
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from books import reads, selectors, serializers, services
+from books import openapi, reads, selectors, serializers, services
 from books.epub import EpubError
 from books.models import Description, DescriptionKind
 from books.parsers import SafeJSONParser
+from books.selectors import DEFAULT_LIMIT, MAX_CHAPTER, MAX_LIMIT
 from cacheadmin import keys
 from cacheadmin.responses import CachedReadMixin, is_not_modified
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-MAX_CHAPTER = 2**31 - 1  # the largest chapter number the database stores
 MAX_OFFSET = 2**31  # far past any shelf, and still a number every database takes
 
 
@@ -48,7 +45,7 @@ def _int_param(value, default):
         return default
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.BookListItemSerializer(many=True)))
+@openapi.book_list
 class BookListView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser, MultiPartParser]
     read = keys.BOOK_LIST
@@ -64,7 +61,6 @@ class BookListView(CachedReadMixin, APIView):
         limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
         return {"user_id": user_id, "shelf": shelf, "offset": offset, "limit": limit}
 
-    @extend_schema(request=serializers.BookCreateSerializer, responses={201: serializers.BookSerializer})
     def post(self, request):
         if int(request.META.get("CONTENT_LENGTH") or 0) > max_upload_bytes():
             raise PayloadTooLarge
@@ -98,7 +94,7 @@ class BookListView(CachedReadMixin, APIView):
         return services.create_book(request.user, chapters=chapters, **data)
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.BookSerializer))
+@openapi.book_detail
 class BookDetailView(CachedReadMixin, APIView):
     read = keys.BOOK
     builder = staticmethod(reads.book)
@@ -106,11 +102,9 @@ class BookDetailView(CachedReadMixin, APIView):
     def read_params(self, request, user_id, book_id):
         return {"book_id": book_id}
 
-    @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
     def put(self, request, book_id):
         return self._update(request, book_id, partial=False)
 
-    @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
     def patch(self, request, book_id):
         return self._update(request, book_id, partial=True)
 
@@ -126,7 +120,7 @@ class BookDetailView(CachedReadMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.ChapterSummarySerializer(many=True)))
+@openapi.chapter_list
 class ChapterListView(CachedReadMixin, APIView):
     read = keys.CHAPTER_LIST
     builder = staticmethod(reads.chapter_list)
@@ -135,7 +129,7 @@ class ChapterListView(CachedReadMixin, APIView):
         return {"book_id": book_id}
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.ChapterSerializer))
+@openapi.chapter_detail
 class ChapterDetailView(CachedReadMixin, APIView):
     read = keys.CHAPTER
     builder = staticmethod(reads.chapter)
@@ -143,7 +137,6 @@ class ChapterDetailView(CachedReadMixin, APIView):
     def read_params(self, request, user_id, book_id, number):
         return {"book_id": book_id, "number": number}
 
-    @extend_schema(request=serializers.ChapterUpdateSerializer, responses=serializers.ChapterSerializer)
     def patch(self, request, book_id, number):
         owned_book(request, book_id)
         chapter = selectors.get_chapter(book_id, number)
@@ -153,15 +146,7 @@ class ChapterDetailView(CachedReadMixin, APIView):
         return Response(serializers.ChapterSerializer(chapter).data)
 
 
-@extend_schema_view(
-    get=extend_schema(
-        parameters=[
-            OpenApiParameter("kind", enum=DescriptionKind.values, description="only passages of this kind"),
-            OpenApiParameter("chapter", int, description="only passages of this chapter number"),
-        ],
-        responses=serializers.DescriptionSerializer(many=True),
-    )
-)
+@openapi.description_list
 class DescriptionListView(CachedReadMixin, APIView):
     read = keys.DESCRIPTIONS
     builder = staticmethod(reads.descriptions)
@@ -178,7 +163,6 @@ class DescriptionListView(CachedReadMixin, APIView):
             chapter = int(chapter)
         return {"book_id": book_id, "kind": kind, "chapter": chapter}
 
-    @extend_schema(request=serializers.DescriptionCreateSerializer, responses={201: serializers.DescriptionSerializer})
     def post(self, request, book_id):
         book = owned_book(request, book_id)
         form = serializers.DescriptionCreateSerializer(data=request.data)
@@ -192,6 +176,7 @@ class DescriptionListView(CachedReadMixin, APIView):
         return Response(serializers.DescriptionSerializer(description).data, status=status.HTTP_201_CREATED)
 
 
+@openapi.description_detail
 class DescriptionDetailView(APIView):
     def delete(self, request, book_id, description_id):
         book = owned_book(request, book_id)
@@ -202,6 +187,7 @@ class DescriptionDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@openapi.cover
 class CoverView(APIView):
     """The cover image, from storage (never from Redis), with HTTP validators."""
 

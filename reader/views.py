@@ -1,15 +1,14 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from books import reads, selectors
 from cacheadmin import keys
 from cacheadmin.responses import CachedReadMixin
-from reader import services
+from reader import openapi, services
 from reader.serializers import ProgressInputSerializer, ProgressSerializer
 
 
-@extend_schema_view(get=extend_schema(responses=ProgressSerializer))
+@openapi.progress
 class ProgressView(CachedReadMixin, APIView):
     """The caller's own reading progress on a book they may read."""
 
@@ -19,7 +18,6 @@ class ProgressView(CachedReadMixin, APIView):
     def read_params(self, request, user_id, book_id):
         return {"user_id": user_id, "book_id": book_id}
 
-    @extend_schema(request=ProgressInputSerializer, responses=ProgressSerializer)
     def put(self, request, book_id):
         book = selectors.get_readable_book(request.user.id, book_id)
         form = ProgressInputSerializer(data=request.data, context={"book": book})

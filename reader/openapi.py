@@ -1,0 +1,61 @@
+"""What the OpenAPI schema says about accounts and reading progress (docs/API.md is the contract).
+
+Only each operation's own bodies and statuses: errors, If-None-Match/304 and the cache headers come from
+cacheadmin.openapi.AutoSchema.
+"""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from reader.serializers import ProgressInputSerializer, ProgressSerializer, RegisterSerializer
+
+TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
+
+register = extend_schema_view(
+    post=extend_schema(
+        summary="Sign up",
+        description="A taken name or a weak password (Django's validators) answers `400` naming the field.",
+        request=RegisterSerializer,
+        responses={
+            201: inline_serializer(
+                "Registered",
+                {
+                    "id": serializers.IntegerField(),
+                    "username": serializers.CharField(),
+                    "token": serializers.CharField(),
+                },
+            )
+        },
+    )
+)
+
+token = extend_schema_view(
+    post=extend_schema(
+        summary="Get the API token of a username and password",
+        description="Bad credentials answer `400`.",
+        request=AuthTokenSerializer,
+        responses=TokenSerializer,
+    )
+)
+
+_progress_write = extend_schema(
+    summary="Store the caller's progress on a book",
+    description=(
+        "`chapter` is an existing chapter number, `position` 0..1 inside it, `percent` 0..100; out of range or "
+        "missing: `400`. Without `percent` the server computes it from chapter and position, weighted by the "
+        "chapters' word counts."
+    ),
+    request=ProgressInputSerializer,
+    responses=ProgressSerializer,
+)
+
+progress = extend_schema_view(
+    get=extend_schema(
+        summary="The caller's own progress on a book",
+        description='Before the first update: chapter 1, position 0.0, cfi `""`, percent 0.0, updated_at null.',
+        responses=ProgressSerializer,
+    ),
+    put=_progress_write,
+    post=_progress_write,
+)
