@@ -5,7 +5,7 @@ project make it answer, derived from the view, so a view declares only its own b
 that are its own business (201, 202, 412, 503, …):
 
 =====  ===========================================================================================
-400    the operation takes a body or query parameters: ``{"detail"}`` or a field map
+400    the operation takes a body, query parameters or a free-text path parameter: ``{"detail"}`` or a field map
 401    the view authenticates (no credentials where they are needed, or an unknown token anywhere)
 403    a permission beyond "signed in", or a change (unsafe method) under session authentication
 404    the path has parameters: no such object, or one the caller may not read
@@ -131,10 +131,14 @@ class AutoSchema(openapi.AutoSchema):
     def _implied_responses(self):
         codes = set()
         takes_body = self.method in BODY_METHODS and self._get_request_body() is not None
-        takes_query = any(p["in"] == "query" for p in self._get_parameters())
+        # Query parameters, and path parameters other than ids (free text the view validates).
+        takes_input = any(
+            p["in"] == "query" or (p["in"] == "path" and p["schema"].get("type") == "string")
+            for p in self._get_parameters()
+        )
         authenticators = self.view.get_authenticators()
         permission_classes = {type(p) for p in self.view.get_permissions()}
-        if takes_body or takes_query:
+        if takes_body or takes_input:
             codes.add(400)
         if authenticators:
             codes.add(401)

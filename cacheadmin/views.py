@@ -101,7 +101,6 @@ class ClearPatternView(CacheAdminView):
                 "CachePatternCleared",
                 {"pattern": serializers.CharField(), "deleted": serializers.IntegerField()},
             ),
-            400: error(operations.PATTERN_HELP),
             503: _unavailable,
         },
     )

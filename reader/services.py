@@ -1,8 +1,13 @@
+from django.db import transaction
+
 from books.models import Chapter
+from books.services import hold_book
 from reader.models import ReadingProgress
 
 
+@transaction.atomic
 def save_progress(user, book, *, chapter, position, cfi="", percent=None):
+    hold_book(book.pk)  # a book deleted meanwhile answers 404, not a foreign-key error
     if percent is None:
         percent = percent_read(book, chapter, position)
     progress, _ = ReadingProgress.objects.update_or_create(
