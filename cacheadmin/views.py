@@ -1,4 +1,4 @@
-"""Staff endpoints of the response cache (API.md, "Cache administration").
+"""Staff endpoints of the response cache (docs/API.md, "Cache administration").
 
 Every endpoint calls cacheadmin.operations, like the Django admin panel and the
 management commands. Staff only: 401 without credentials, 403 signed in but not staff.
