@@ -4,10 +4,17 @@ Only each operation's own bodies and statuses: errors, If-None-Match/304 and the
 cacheadmin.openapi.AutoSchema.
 """
 
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
+from cacheadmin.openapi import header
 from reader.serializers import ProgressInputSerializer, ProgressSerializer
 
 TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
@@ -44,10 +51,20 @@ _progress_write = extend_schema(
     description=(
         "`chapter` is an existing chapter number, `position` 0..1 inside it, `percent` 0..100; out of range or "
         "missing: `400`. Without `percent` the server computes it from chapter and position, weighted by the "
-        "chapters' word counts."
+        "chapters' word counts. With `If-Match` (the ETag of the progress last read), a progress changed since "
+        "answers `412` with the current progress and nothing is stored; without it the last write wins."
     ),
+    parameters=[
+        OpenApiParameter(
+            "If-Match", str, OpenApiParameter.HEADER, description="The ETag of the progress this device last read."
+        ),
+        header("ETag", [200, 412], "The stored progress's entity tag.", required=False),
+    ],
     request=ProgressInputSerializer,
-    responses=ProgressSerializer,
+    responses={
+        200: ProgressSerializer,
+        412: OpenApiResponse(ProgressSerializer, description="Changed since `If-Match`: the current progress."),
+    },
 )
 
 progress = extend_schema_view(
