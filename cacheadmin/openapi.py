@@ -5,7 +5,7 @@ project make it answer, derived from the view, so a view declares only its own b
 that are its own business (201, 202, 412, 503, …):
 
 =====  ===========================================================================================
-400    the operation takes a body, query parameters or a free-text path parameter: ``{"detail"}`` or a field map
+400    the operation takes a body or query parameters: ``{"detail"}`` or a field map (``BAD_REQUEST``)
 401    the view authenticates (no credentials where they are needed, or an unknown token anywhere)
 403    a permission beyond "signed in", or a change (unsafe method) under session authentication
 404    the path has parameters: no such object, or one the caller may not read
@@ -14,9 +14,11 @@ that are its own business (201, 202, 412, 503, …):
 429    the view has throttles (``Retry-After``)
 =====  ===========================================================================================
 
-A cached read (a GET of a `CachedReadMixin` view) also gets ``If-None-Match``, ``304`` and the
-``ETag`` and ``X-Cache`` headers. Request bodies are documented as JSON only (the contract's media
-type) unless a view names its media types itself, as the EPUB upload does for multipart.
+An operation that answers 400 for another reason (a path parameter it validates) declares
+``400: BAD_REQUEST`` itself. A cached read (a GET of a `CachedReadMixin` view) also gets
+``If-None-Match``, ``304`` and the ``ETag`` and ``X-Cache`` headers. Request bodies are documented
+as JSON only (the contract's media type) unless a view names its media types itself, as the EPUB
+upload does for multipart.
 """
 
 import uritemplate
@@ -45,6 +47,12 @@ FIELD_ERRORS = {
     ),
     "additionalProperties": {"anyOf": [{"type": "array", "items": {}}, {"type": "object"}]},
 }
+
+
+BAD_REQUEST = OpenApiResponse(
+    {"anyOf": [{"$ref": "#/components/schemas/ErrorDetail"}, {"$ref": "#/components/schemas/FieldErrors"}]},
+    description='Invalid input: a field map, or `{"detail"}` for a body that cannot be parsed.',
+)
 
 
 def error(description):
@@ -80,8 +88,7 @@ X_CACHE = header(
 )
 CACHED_READ_PARAMETERS = [IF_NONE_MATCH, ETAG, X_CACHE]
 
-IMPLIED_DESCRIPTIONS = {
-    400: None,  # built with its body below
+IMPLIED_DESCRIPTIONS = {  # 400 and 304 have their own bodies: see AutoSchema._implied_responses
     401: "No credentials where they are needed, or an unknown token.",
     403: (
         "Signed in but not allowed: not the owner of what is changed, without the permission the operation "
@@ -121,6 +128,8 @@ class AutoSchema(openapi.AutoSchema):
         for code, response in implied.items():
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(response, str(code), direction=direction)
+        if "400" in responses:
+            self._register_error_components()  # BAD_REQUEST refers to them
         return dict(sorted(responses.items()))
 
     def _is_cached_read(self):
@@ -131,14 +140,10 @@ class AutoSchema(openapi.AutoSchema):
     def _implied_responses(self):
         codes = set()
         takes_body = self.method in BODY_METHODS and self._get_request_body() is not None
-        # Query parameters, and path parameters other than ids (free text the view validates).
-        takes_input = any(
-            p["in"] == "query" or (p["in"] == "path" and p["schema"].get("type") == "string")
-            for p in self._get_parameters()
-        )
+        takes_query = any(p["in"] == "query" for p in self._get_parameters())
         authenticators = self.view.get_authenticators()
         permission_classes = {type(p) for p in self.view.get_permissions()}
-        if takes_body or takes_input:
+        if takes_body or takes_query:
             codes.add(400)
         if authenticators:
             codes.add(401)
@@ -155,22 +160,19 @@ class AutoSchema(openapi.AutoSchema):
             codes.add(429)
         if self._is_cached_read():
             codes.add(304)
-        responses = {code: error(IMPLIED_DESCRIPTIONS[code]) for code in codes - {304, 400}}
+        responses = {code: error(IMPLIED_DESCRIPTIONS[code]) for code in codes if code in IMPLIED_DESCRIPTIONS}
         if 400 in codes:
-            responses[400] = self._bad_request()
+            responses[400] = BAD_REQUEST
         if 304 in codes:
             responses[304] = NOT_MODIFIED
         return responses
 
-    def _bad_request(self):
-        detail = self.resolve_serializer(ErrorDetailSerializer(), "response").ref
-        field_errors = ResolvedComponent(
-            name="FieldErrors", type=ResolvedComponent.SCHEMA, object="FieldErrors", schema=FIELD_ERRORS
-        )
-        self.registry.register_on_missing(field_errors)
-        return OpenApiResponse(
-            {"anyOf": [detail, field_errors.ref]},
-            description='Invalid input: a field map, or `{"detail"}` for a body that cannot be parsed.',
+    def _register_error_components(self):
+        self.resolve_serializer(ErrorDetailSerializer(), "response")
+        self.registry.register_on_missing(
+            ResolvedComponent(
+                name="FieldErrors", type=ResolvedComponent.SCHEMA, object="FieldErrors", schema=FIELD_ERRORS
+            )
         )
 
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from cacheadmin import keys, operations
 from cacheadmin.cache import CacheUnavailable
-from cacheadmin.openapi import error
+from cacheadmin.openapi import BAD_REQUEST, error
 
 MAX_WARM_BOOKS = 1000
 
@@ -101,6 +101,7 @@ class ClearPatternView(CacheAdminView):
                 "CachePatternCleared",
                 {"pattern": serializers.CharField(), "deleted": serializers.IntegerField()},
             ),
+            400: BAD_REQUEST,
             503: _unavailable,
         },
     )
