@@ -21,10 +21,7 @@ USER_GENERATION = "gen:user:{user_id}"
 PUBLIC_GENERATION = "gen:public"
 ANY = "any"  # a filter not given, in a key
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
 MAX_OFFSET = 2**31  # far past any shelf, and still a number every database takes
-MAX_CHAPTER = 2**31 - 1  # the largest chapter number the database stores
 
 
 def may_read(meta, user_id):
@@ -55,8 +52,8 @@ def book_list_params(request, user_id):
     if shelf not in selectors.SHELVES:
         raise ValidationError({"shelf": ["Use 'mine' or 'public'."]})
     offset = min(max(_int(query.get("offset", query.get("skip")), 0), 0), MAX_OFFSET)
-    limit = _int(query.get("limit"), DEFAULT_LIMIT)
-    limit = DEFAULT_LIMIT if limit < 1 else min(limit, MAX_LIMIT)
+    limit = _int(query.get("limit"), selectors.DEFAULT_LIMIT)
+    limit = selectors.DEFAULT_LIMIT if limit < 1 else min(limit, selectors.MAX_LIMIT)
     return {"user_id": user_id, "shelf": shelf, "offset": offset, "limit": limit}
 
 
@@ -67,7 +64,7 @@ def description_params(request, user_id, book_id):
         raise ValidationError({"kind": [f"Use one of: {', '.join(DescriptionKind.values)}."]})
     chapter = request.GET.get("chapter") or ANY
     if chapter != ANY:
-        if not chapter.isdecimal() or not 1 <= int(chapter) <= MAX_CHAPTER:
+        if not chapter.isdecimal() or not 1 <= int(chapter) <= selectors.MAX_CHAPTER:
             raise ValidationError({"chapter": ["A chapter number is a whole number from 1."]})
         chapter = int(chapter)
     return {"book_id": book_id, "kind": kind, "chapter": chapter}

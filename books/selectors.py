@@ -7,6 +7,9 @@ from books.models import Book, Chapter, Description, Resource, TableOfContents, 
 from reader.models import ReadingProgress
 
 SHELVES = ("all", "mine", "public")
+DEFAULT_LIMIT = 20  # books per page of the list
+MAX_LIMIT = 100
+MAX_CHAPTER = 2**31 - 1  # the largest chapter number the database stores
 
 
 def books_for(user_id, shelf="all"):

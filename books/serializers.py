@@ -1,4 +1,5 @@
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from books import limits, selectors
@@ -68,7 +69,8 @@ class BookListItemSerializer(BookSerializer):
     class Meta(BookSerializer.Meta):
         fields = [*BookSerializer.Meta.fields, "progress"]
 
-    def get_progress(self, book) -> dict | None:
+    @extend_schema_field(ProgressSummarySerializer(allow_null=True, help_text="The caller's own progress, if any."))
+    def get_progress(self, book):
         mine = book.my_progress
         return ProgressSummarySerializer(mine[0]).data if mine else None
 
@@ -86,6 +88,15 @@ class ChapterList(serializers.ListSerializer):
         if isinstance(data, list) and len(data) > limits.max_chapters():
             raise serializers.ValidationError([limits.too_many_chapters("The book")])
         return super().to_internal_value(data)
+
+
+class BookPageSerializer(serializers.Serializer):
+    """One page of the book list (the shape books.reads.book_list builds)."""
+
+    count = serializers.IntegerField(help_text="How many books the whole list has.")
+    next = serializers.CharField(allow_null=True, help_text="Root-relative link to the next page, or null.")
+    previous = serializers.CharField(allow_null=True, help_text="Root-relative link to the previous page, or null.")
+    results = BookListItemSerializer(many=True)
 
 
 class ChapterInputSerializer(serializers.Serializer):

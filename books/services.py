@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
 from books import epub, memory, selectors
 from books.links import ContentLinks
@@ -162,7 +163,26 @@ def links_for_book(book_id):
     return ContentLinks(book_id, chapters=selectors.chapter_numbers(book_id), pictures=selectors.picture_paths(book_id))
 
 
+def hold_book(book_id):
+    """Keep the book from being deleted until this transaction ends; NotFound if it is gone already.
+
+    Every write that changes a book or adds rows to it holds the book first, so a concurrent delete
+    waits for the write (or the write answers 404) instead of the write failing on a foreign key
+    (a 500) or saving a deleted row back. PostgreSQL's FOR KEY SHARE: writers of one book do not wait
+    for each other, only a delete waits (delete_book locks the row before its cascade, so the two
+    always take their locks in the same order).
+    """
+    table, pk = (connection.ops.quote_name(name) for name in (Book._meta.db_table, Book._meta.pk.column))
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {pk} = %s{lock}", [book_id])
+        if cursor.fetchone() is None:
+            raise NotFound
+
+
+@transaction.atomic
 def update_book(book, **fields):
+    hold_book(book.pk)
     if "author" in fields:
         book.set_author(fields.pop("author"))
     for name, value in fields.items():
@@ -171,7 +191,10 @@ def update_book(book, **fields):
     return book
 
 
+@transaction.atomic
 def delete_book(book):
+    # Locked before the cascade deletes its rows: writers holding it (hold_book) finish first.
+    list(Book.objects.select_for_update().filter(pk=book.pk).values_list("pk", flat=True))
     # Files go with the row: see books.signals.
     book.delete()
 
@@ -191,6 +214,9 @@ def refresh_counts(book_or_id):
 
 @transaction.atomic
 def update_chapter(chapter, *, title=None, content=None):
+    hold_book(chapter.book_id)
+    if not Chapter.objects.select_for_update().filter(pk=chapter.pk).values_list("pk", flat=True):
+        raise NotFound  # deleted on its own meanwhile: never saved back
     if title is not None:
         chapter.title = title
     if content is not None:
@@ -199,8 +225,10 @@ def update_chapter(chapter, *, title=None, content=None):
     return chapter
 
 
+@transaction.atomic
 def create_description(book, *, chapter, kind, text):
     """A description of the book's chapter numbered `chapter`."""
+    hold_book(book.pk)
     return Description.objects.create(book=book, chapter=book.chapters.get(number=chapter), kind=kind, text=text)
 
 

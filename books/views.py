@@ -3,7 +3,6 @@ import mimetypes
 from django.conf import settings
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.http import http_date
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -11,9 +10,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from books import cached, resources, selectors, serializers, services
+from books import cached, openapi, resources, selectors, serializers, services
 from books.epub import EpubError
-from books.models import Description, DescriptionKind
+from books.models import Description
 from books.parsers import SafeJSONParser
 from cacheadmin.responses import CachedReadMixin, is_not_modified
 
@@ -36,13 +35,12 @@ def owned_book(request, book_id):
     return book
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.BookListItemSerializer(many=True)))
+@openapi.book_list
 class BookListView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser, MultiPartParser]
     upload_methods = ("POST",)  # a new book is an upload: its body limit and rate (cacheadmin.throttling)
     cached_read = cached.BOOK_LIST
 
-    @extend_schema(request=serializers.BookCreateSerializer, responses={201: serializers.BookSerializer})
     def post(self, request):
         if request.content_type.startswith("multipart/"):
             book = self._import_epub(request)
@@ -74,15 +72,13 @@ class BookListView(CachedReadMixin, APIView):
         return services.create_book(request.user, chapters=chapters, **data)
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.BookSerializer))
+@openapi.book_detail
 class BookDetailView(CachedReadMixin, APIView):
     cached_read = cached.BOOK
 
-    @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
     def put(self, request, book_id):
         return self._update(request, book_id, partial=False)
 
-    @extend_schema(request=serializers.BookSerializer, responses=serializers.BookSerializer)
     def patch(self, request, book_id):
         return self._update(request, book_id, partial=True)
 
@@ -98,17 +94,16 @@ class BookDetailView(CachedReadMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.ChapterSummarySerializer(many=True)))
+@openapi.chapter_list
 class ChapterListView(CachedReadMixin, APIView):
     cached_read = cached.CHAPTER_LIST
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.ChapterSerializer))
+@openapi.chapter_detail
 class ChapterDetailView(CachedReadMixin, APIView):
     upload_methods = ("PATCH",)  # a chapter's new text is an upload, like the book's
     cached_read = cached.CHAPTER
 
-    @extend_schema(request=serializers.ChapterUpdateSerializer, responses=serializers.ChapterSerializer)
     def patch(self, request, book_id, number):
         owned_book(request, book_id)
         chapter = selectors.get_chapter(book_id, number)
@@ -118,19 +113,10 @@ class ChapterDetailView(CachedReadMixin, APIView):
         return Response(serializers.ChapterSerializer(chapter).data)
 
 
-@extend_schema_view(
-    get=extend_schema(
-        parameters=[
-            OpenApiParameter("kind", enum=DescriptionKind.values, description="only passages of this kind"),
-            OpenApiParameter("chapter", int, description="only passages of this chapter number"),
-        ],
-        responses=serializers.DescriptionSerializer(many=True),
-    )
-)
+@openapi.description_list
 class DescriptionListView(CachedReadMixin, APIView):
     cached_read = cached.DESCRIPTIONS
 
-    @extend_schema(request=serializers.DescriptionCreateSerializer, responses={201: serializers.DescriptionSerializer})
     def post(self, request, book_id):
         book = owned_book(request, book_id)
         form = serializers.DescriptionCreateSerializer(data=request.data, context={"book": book})
@@ -139,6 +125,7 @@ class DescriptionListView(CachedReadMixin, APIView):
         return Response(serializers.DescriptionSerializer(description).data, status=status.HTTP_201_CREATED)
 
 
+@openapi.description_detail
 class DescriptionDetailView(APIView):
     def delete(self, request, book_id, description_id):
         book = owned_book(request, book_id)
@@ -149,6 +136,7 @@ class DescriptionDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@openapi.cover
 class CoverView(APIView):
     """The cover image, from storage (never from Redis), with HTTP validators."""
 
@@ -169,13 +157,14 @@ class CoverView(APIView):
         return response
 
 
-@extend_schema_view(get=extend_schema(responses=serializers.TocEntrySerializer(many=True)))
+@openapi.toc
 class TocView(CachedReadMixin, APIView):
     """The table of contents: the cached read book:{id}:toc."""
 
     cached_read = cached.TOC
 
 
+@openapi.resource
 class ResourceView(APIView):
     """A picture of the book, from storage: with a valid signature (no credentials needed),
     or with the credentials of a reader of the book. Anything wrong is 404."""
@@ -185,10 +174,6 @@ class ResourceView(APIView):
     def perform_authentication(self, request):
         pass  # lazy: a signed URL never looks at credentials
 
-    @extend_schema(
-        parameters=[OpenApiParameter("s", str, description="the signature written into chapter content")],
-        responses={(200, "image/*"): bytes},
-    )
     def get(self, request, book_id, path):
         token = request.GET.get("s")
         if token is not None:

@@ -1,4 +1,4 @@
-"""Staff endpoints of the response cache (API.md, "Cache administration").
+"""Staff endpoints of the response cache (docs/API.md, "Cache administration").
 
 Every endpoint calls cacheadmin.operations, like the Django admin panel and the
 management commands; warming starts a background job (cacheadmin.jobs) whose status has
@@ -7,7 +7,7 @@ without credentials, 403 otherwise. Every clear and warm is recorded in the admi
 """
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
@@ -15,7 +15,9 @@ from rest_framework.views import APIView
 
 from cacheadmin import audit, jobs, operations
 from cacheadmin.cache import CacheUnavailable
+from cacheadmin.openapi import BAD_REQUEST, error, header
 from cacheadmin.permissions import ManagesCache, ViewsCacheStats
+from cacheadmin.registry import PATTERN
 
 MAX_WARM_BOOKS = 1000
 
@@ -34,20 +36,53 @@ class CacheAdminView(APIView):
     permission_classes = [ManagesCache]
 
 
+class NamespaceStatsSerializer(serializers.Serializer):
+    keys = serializers.IntegerField(allow_null=True)
+    hits = serializers.IntegerField(allow_null=True)
+    misses = serializers.IntegerField(allow_null=True)
+
+
+class TtlSerializer(serializers.Serializer):
+    static = serializers.IntegerField(help_text="Seconds (REDIS_CACHE_DEFAULT_TTL).")
+    dynamic = serializers.IntegerField(help_text="Seconds (REDIS_CACHE_DYNAMIC_TTL).")
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    """What operations.stats() answers; every number is null while Redis is unreachable."""
+
+    available = serializers.BooleanField(help_text="false while Redis is unreachable (or the cache is off).")
+    enabled = serializers.BooleanField(help_text="REDIS_CACHE_ENABLED.")
+    keys_count = serializers.IntegerField(allow_null=True, help_text="Keys of the response cache.")
+    hits = serializers.IntegerField(allow_null=True, help_text="This app's cached reads answered from Redis.")
+    misses = serializers.IntegerField(allow_null=True, help_text="This app's cached reads computed.")
+    hit_rate_percent = serializers.FloatField(allow_null=True)
+    namespaces = serializers.DictField(child=NamespaceStatsSerializer(), help_text="Per namespace: book, user.")
+    reads = serializers.DictField(child=NamespaceStatsSerializer(), help_text="Per declared read: book, chapter, ….")
+    memory_used_mb = serializers.FloatField(allow_null=True, help_text="The Redis server's.")
+    evictions = serializers.IntegerField(allow_null=True, help_text="The Redis server's evicted keys.")
+    redis_version = serializers.CharField(allow_null=True)
+    uptime_seconds = serializers.IntegerField(allow_null=True)
+    ttl_seconds = TtlSerializer()
+
+
 _deleted = inline_serializer("CacheCleared", {"deleted": serializers.IntegerField()})
-_unavailable = OpenApiResponse(description="Redis is unreachable or the cache is turned off.")
+_unavailable = error("Redis is unreachable or the cache is turned off.")
 
 
 class StatsView(CacheAdminView):
     permission_classes = [ViewsCacheStats]
 
-    @extend_schema(responses=inline_serializer("CacheStats", {"available": serializers.BooleanField()}))
+    @extend_schema(summary="Statistics of the response cache", responses=CacheStatsSerializer)
     def get(self, request):
         return Response(operations.stats())
 
 
 class ClearView(CacheAdminView):
-    @extend_schema(operation_id="admin_cache_clear", responses={200: _deleted, 503: _unavailable})
+    @extend_schema(
+        operation_id="admin_cache_clear",
+        summary="Delete every key of the response cache (and nothing else)",
+        responses={200: _deleted, 503: _unavailable},
+    )
     def delete(self, request):
         try:
             result = operations.clear()
@@ -60,11 +95,22 @@ class ClearView(CacheAdminView):
 class ClearPatternView(CacheAdminView):
     @extend_schema(
         operation_id="admin_cache_clear_pattern",
+        summary="Delete the response-cache keys matching a logical pattern such as book:7:*",
+        parameters=[
+            OpenApiParameter(
+                "pattern",
+                str,
+                OpenApiParameter.PATH,
+                pattern=PATTERN.pattern,
+                description="1 to 200 letters, digits, `:`, `_`, `-`, `*`; anything else answers `400`.",
+            )
+        ],
         responses={
             200: inline_serializer(
                 "CachePatternCleared",
                 {"pattern": serializers.CharField(), "deleted": serializers.IntegerField()},
             ),
+            400: BAD_REQUEST,
             503: _unavailable,
         },
     )
@@ -113,7 +159,9 @@ _job = inline_serializer(
 
 class WarmView(CacheAdminView):
     @extend_schema(
+        summary="Compute and store the cached reads of some books, or of all, in a background job",
         request=WarmSerializer,
+        parameters=[header("Location", [202], "The job's status URL.")],
         responses={
             202: inline_serializer(
                 "CacheWarmQueued", {"job": serializers.UUIDField(), "status_url": serializers.URLField()}
@@ -142,8 +190,12 @@ class WarmView(CacheAdminView):
 
 
 class JobView(CacheAdminView):
+    permission_classes = [ViewsCacheStats]
+
     @extend_schema(
-        operation_id="admin_cache_job", responses={200: _job, 404: OpenApiResponse(description="No such job.")}
+        operation_id="admin_cache_job",
+        summary="A warm job's progress",
+        responses={200: _job, 404: error("No such job.")},
     )
     def get(self, request, job):
         found = jobs.find(job)

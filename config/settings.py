@@ -241,7 +241,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cacheadmin.openapi.AutoSchema",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cacheadmin.negotiation.ContentNegotiation",
     # Per-user read, write and upload rates; sign-in and registration add their own (reader.accounts).
     "DEFAULT_THROTTLE_CLASSES": [
@@ -255,9 +255,24 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "reader API",
-    "DESCRIPTION": "Read your ebooks through an API. The contract is shared/API.md.",
+    "DESCRIPTION": (
+        "Read your ebooks through an API. Clients send `Authorization: Bearer <token>` (from `auth/register/` "
+        "or `auth/token/`). The whole contract, with the caching guarantees, limits and configuration, is "
+        "docs/API.md in the repository."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Tags and operation ids from the path after the version: books, auth, admin.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Request and response bodies as separate components: read-only fields only in answers,
+    # write-only ones (passwords) only in requests, uploads as binary.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # config.urls' `id` converter: 1 to 18 digits (longer ids answer 404).
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cacheadmin.openapi.require_every_answered_field",
+    ],
 }
 
 # --- HTTPS and browser protections ------------------------------------------------------

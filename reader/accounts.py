@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from books.parsers import SafeJSONParser
 from cacheadmin.throttling import RegisterThrottle, SignInAddressThrottle, SignInUsernameThrottle, WriteThrottle
-from reader import services
+from reader import openapi, services
 
 User = get_user_model()
 
@@ -44,6 +44,7 @@ class RegisterSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"username": ["A user with that username already exists."]}) from error
 
 
+@openapi.register(RegisterSerializer)
 class RegisterView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -57,6 +58,7 @@ class RegisterView(APIView):
         return Response({"id": user.pk, "username": user.username, "token": token.key}, status=status.HTTP_201_CREATED)
 
 
+@openapi.token
 class TokenView(ObtainAuthToken):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -66,7 +68,7 @@ class TokenView(ObtainAuthToken):
 
 class LogoutView(APIView):
     """Deletes the caller's token: it stops working at once, on every worker (the token's
-    cached entry is retired by the delete, cacheadmin.signals). A browser session ends too."""
+    cached entry is retired by the delete, cacheadmin.auth). A browser session ends too."""
 
     permission_classes = [IsAuthenticated]
 

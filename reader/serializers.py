@@ -6,6 +6,8 @@ from reader.models import ReadingProgress
 
 class ProgressSerializer(serializers.ModelSerializer):
     book_id = serializers.IntegerField(read_only=True)
+    # null until the reader first stores progress on the book (the answer is then the default).
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = ReadingProgress

@@ -3,6 +3,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from books.models import Chapter
+from books.services import hold_book
 from reader.models import ReadingProgress
 from reader.selectors import etag_matches, progress_etag, progress_of
 
@@ -21,6 +22,7 @@ def save_progress(user, book, *, chapter, position, cfi="", percent=None, if_mat
     if percent is None:
         percent = percent_read(book, chapter, position)
     with transaction.atomic():
+        hold_book(book.pk)  # a book deleted meanwhile answers 404, not a foreign-key error
         if if_match is not None:
             # One conditional write per user at a time: the check and the write see the same row.
             get_user_model().objects.select_for_update().filter(pk=user.pk).exists()

@@ -1,36 +1,20 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from books import selectors
 from cacheadmin.responses import CachedReadMixin
-from reader import cached, services
+from reader import cached, openapi, services
 from reader.selectors import progress_etag
 from reader.serializers import ProgressInputSerializer, ProgressSerializer
 
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description="The ETag of the progress last read: the write is refused (412) if it changed since.",
-)
 
-
-@extend_schema_view(get=extend_schema(responses=ProgressSerializer))
+@openapi.progress
 class ProgressView(CachedReadMixin, APIView):
     """The caller's own reading progress on a book they may read."""
 
     cached_read = cached.PROGRESS
 
-    @extend_schema(
-        request=ProgressInputSerializer,
-        parameters=[IF_MATCH],
-        responses={
-            200: ProgressSerializer,
-            412: OpenApiResponse(ProgressSerializer, description="The current progress: another device wrote."),
-        },
-    )
     def put(self, request, book_id):
         book = selectors.get_readable_book(request.user.id, book_id)
         form = ProgressInputSerializer(data=request.data, context={"book": book})

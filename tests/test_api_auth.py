@@ -1,4 +1,4 @@
-"""Authentication: register, token, Bearer/Token keywords, 401 without credentials (API.md)."""
+"""Authentication: register, token, Bearer/Token keywords, 401 without credentials (docs/API.md)."""
 
 import pytest
 from django.contrib.auth import get_user_model

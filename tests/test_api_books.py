@@ -1,4 +1,4 @@
-"""Books: list, JSON create, EPUB upload, read, change, delete, and 404 for private books (API.md)."""
+"""Books: list, JSON create, EPUB upload, read, change, delete, and 404 for private books (docs/API.md)."""
 
 import random
 from datetime import datetime

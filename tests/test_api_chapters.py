@@ -1,4 +1,4 @@
-"""Chapters: list, detail with previous/next, owner edits with sanitising and word counts (API.md)."""
+"""Chapters: list, detail with previous/next, owner edits with sanitising and word counts (docs/API.md)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Cover: the image with ETag, Last-Modified, Cache-Control; 304; 404 without a cover (API.md)."""
+"""Cover: the image with ETag, Last-Modified, Cache-Control; 304; 404 without a cover (docs/API.md)."""
 
 import io
 

@@ -1,4 +1,4 @@
-"""Descriptions: list order and filters, owner create and delete (API.md)."""
+"""Descriptions: list order and filters, owner create and delete (docs/API.md)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Errors: whatever the request, never a 500 and always JSON (API.md, Errors)."""
+"""Errors: whatever the request, never a 500 and always JSON (docs/API.md, Errors)."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile

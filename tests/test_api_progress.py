@@ -1,4 +1,4 @@
-"""Reading progress: defaults, PUT/POST, computed percent, validation, per-user isolation (API.md)."""
+"""Reading progress: defaults, PUT/POST, computed percent, validation, per-user isolation (docs/API.md)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Cache administration over the API (API.md, "Cache administration"), on the real Redis."""
+"""Cache administration over the API (docs/API.md, "Cache administration"), on the real Redis."""
 
 from urllib.parse import quote
 

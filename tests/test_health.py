@@ -1,4 +1,4 @@
-"""Health and API documentation endpoints (API.md, Health)."""
+"""Health and API documentation endpoints (docs/API.md, Health)."""
 
 import pytest
 

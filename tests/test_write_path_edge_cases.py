@@ -1,6 +1,6 @@
 """Edge cases of the write paths found in review; each docstring names the trap the code must avoid.
 
-Real PostgreSQL and Redis, no mocks. The contract is shared/API.md ("Cached reads": a change through
+Real PostgreSQL and Redis, no mocks. The contract is docs/API.md ("Cached reads": a change through
 any path -- the API, the Django admin, a model's save() in code -- is visible to the very next read,
 for every user; a private book is never shown to another user).
 """
