@@ -16,6 +16,8 @@ if str(ROOT) not in sys.path:
 from tests.redis_server import RedisServer, free_port  # noqa: E402, F401  (re-exported for the bench)
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The environment before setup_django() changed it for this process: gunicorn gets this one.
+BASE_ENV = dict(os.environ)
 
 
 def ensure_database(url):
@@ -82,7 +84,7 @@ class Service:
     def __init__(self, database_url, redis_url, workers=None, **env):
         self.port = free_port()
         self.env = {
-            **os.environ,
+            **BASE_ENV,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
