@@ -5,7 +5,6 @@ the same numbers: requests, req/s, p50 and p99 in ms, failed requests, and the C
 tool itself used (so the client's share of the 2-core machine shows).
 """
 
-import csv
 import json
 import math
 import os
@@ -14,6 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import locuststats
 from common import ROOT, VENV_BIN
 
 BENCH = ROOT / "bench"
@@ -87,31 +87,27 @@ def run_locust(base_url, path, token, seconds, connections, threads=2):
     with tempfile.TemporaryDirectory() as folder:
         prefix = Path(folder) / "run"
         command = [str(VENV_BIN / "locust"), "-f", str(BENCH / "locust_fixed.py"), "--headless"]
-        command += ["-u", str(connections), "-r", str(connections), "-t", f"{math.ceil(seconds)}s"]
-        command += ["--host", base_url, "--csv", str(prefix), "--only-summary", "--stop-timeout", "1"]
+        # Under 2 s Locust spends the run starting up: it makes hardly a request.
+        command += ["-u", str(connections), "-r", str(connections), "-t", f"{max(2, math.ceil(seconds))}s"]
+        command += ["--host", base_url, "--json-file", str(prefix), "--stop-timeout", "1"]
         command += ["--loglevel", "WARNING", "--exit-code-on-error", "0"]
         env = {**os.environ, "BENCH_PATH": path, "BENCH_TOKEN": token or ""}
         output, code, cpu = _run_measured(command, env)
-        stats = Path(f"{prefix}_stats.csv")
+        stats = Path(f"{prefix}.json")
         if code != 0 or not stats.exists():
             raise RuntimeError(f"locust failed ({code}): {output[-500:]}")
-        return parse_locust_stats(stats.read_text(), cpu)
+        return from_locust(locuststats.read(stats), cpu)
 
 
-def parse_locust_stats(text, cpu=0.0):
-    """The Aggregated row of Locust's *_stats.csv (Locust rounds response times to whole ms)."""
-    rows = {row["Name"]: row for row in csv.DictReader(text.splitlines())}
-    row = rows["Aggregated"]
-    requests, failures = int(row["Request Count"]), int(row["Failure Count"])
+def from_locust(endpoints, cpu=0.0):
+    """The bench's numbers from Locust's (bench/locuststats.py); failed requests do not count in req/s."""
+    total = endpoints["Aggregated"]
+    requests, failures = total["requests"], total["failures"]
     return {
         "requests": requests,
-        "rps": float(row["Requests/s"]) - float(row["Failures/s"]),
-        "p50": _number(row["50%"]),
-        "p99": _number(row["99%"]),
+        "rps": total["rps"] * (requests - failures) / requests if requests else 0.0,
+        "p50": total["p50"] if total["p50"] is not None else float("nan"),
+        "p99": total["p99"] if total["p99"] is not None else float("nan"),
         "errors": failures,
         "client_cpu": cpu,
     }
-
-
-def _number(value):
-    return float(value) if value not in ("", "N/A") else float("nan")

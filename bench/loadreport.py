@@ -138,10 +138,14 @@ def write_report(results_path, docs):
         "throughput": plots.throughput_latency(levels, summary, docs / "loadtest-throughput.png"),
         "endpoints": plots.endpoints_p95(levels, endpoints, per_endpoint, docs / "loadtest-endpoints.png"),
         "cost": plots.cost_per_request(levels, summary, docs / "loadtest-cost.png"),
-        "hits": plots.hit_rate_over_time(
+        "hits": plots.hit_rates(
             levels,
             {run["users"]: hit_series(run["xcache"]) for run in runs if run["config"] == "on"},
             runs[0]["xcache"]["bucket_seconds"],
+            {
+                users: {name: row["hit_rate"] for (u, c, name), row in per_endpoint.items() if u == users and c == "on"}
+                for users in levels
+            },
             docs / "loadtest-hitrate.png",
         ),
     }

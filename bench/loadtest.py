@@ -11,7 +11,6 @@ its plots go to docs/ (bench/loadreport.py).
 """
 
 import argparse
-import csv
 import datetime
 import json
 import os
@@ -19,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import locuststats
 from common import ROOT, VENV_BIN, RedisServer, Service, ensure_database, http_get, setup_django
 from probes import Probes, delta
 
@@ -144,7 +144,7 @@ def run_locust(args, service, users, plan_path, name):
     prefix = args.out / name
     command = [str(VENV_BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless"]
     command += ["-u", str(users), "-r", f"{users / max(args.ramp, 1):g}", "-t", f"{args.ramp + args.seconds}s"]
-    command += ["--host", service.url, "--csv", str(prefix), "--html", f"{prefix}.html", "--only-summary"]
+    command += ["--host", service.url, "--csv", str(prefix), "--html", f"{prefix}.html", "--json-file", str(prefix)]
     command += ["--stop-timeout", "5", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     env = {
         **os.environ,
@@ -162,31 +162,10 @@ def run_locust(args, service, users, plan_path, name):
     warnings = [line.strip() for line in text.splitlines() if "CPU usage" in line or "Traceback" in line]
     return {
         "cpu": usage.ru_utime + usage.ru_stime,
-        "endpoints": read_locust_stats(Path(f"{prefix}_stats.csv")),
+        "endpoints": locuststats.read(f"{prefix}.json"),  # complete, unlike the CSV (see locuststats)
         "xcache": json.loads(Path(f"{prefix}_xcache.json").read_text()),
         "warnings": warnings[:10],
     }
-
-
-def read_locust_stats(path):
-    """Per endpoint ("GET books/{id}/"), and "Aggregated": requests, failures, req/s, percentiles."""
-    endpoints = {}
-    with path.open() as handle:
-        for row in csv.DictReader(handle):
-            key = "Aggregated" if row["Name"] == "Aggregated" else f"{row['Type']} {row['Name']}"
-            endpoints[key] = {
-                "requests": int(row["Request Count"]),
-                "failures": int(row["Failure Count"]),
-                "rps": float(row["Requests/s"]),
-                "mean": float(row["Average Response Time"]),
-                "size": float(row["Average Content Size"]),
-                **{f"p{q}": _ms(row[f"{q}%"]) for q in (50, 95, 99)},
-            }
-    return endpoints
-
-
-def _ms(value):
-    return None if value in ("", "N/A") else float(value)
 
 
 def staff_stats(service, token):

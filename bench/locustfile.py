@@ -11,28 +11,23 @@ the X-Cache counts when Locust quits (LOADTEST_COUNTS). Every cached read answer
 HIT, MISS or BYPASS; they are counted per endpoint and per 10 s of the run.
 """
 
-import bisect
 import itertools
 import json
 import os
 import random
-import re
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from locust import FastHttpUser, between, events, task
+from reading import ADDED_MARK, TITLE_MARK, Library, edited  # bench/reading.py: Locust adds bench/ to the path
 
 API = "/api/v1"
 WAIT = tuple(float(part) for part in os.environ.get("LOADTEST_WAIT", "0.5,2.5").split(","))
-ZIPF_S = float(os.environ.get("LOADTEST_ZIPF_S", "1.0"))
 BUCKET_SECONDS = 10
 CHAPTERS_PER_SESSION = (2, 8)
 SAVE_EVERY = 3  # chapters between progress saves
 KINDS = ("location", "character", "atmosphere", "object", "action")
-ADDED_MARK = "Noted while reading:"  # bench/seed.py removes these before the next run
-TITLE_MARK = "·"
-EDIT_PARAGRAPH = re.compile(r'<p class="lt-edit">[^<]*</p>')
 
 
 def _load_plan():
@@ -43,19 +38,6 @@ def _load_plan():
 PLAN = _load_plan()
 _readers = itertools.count()
 _editors = itertools.count()
-
-
-class Library:
-    """The books one account may read (public and own), picked by Zipf's law on popularity rank."""
-
-    def __init__(self, account, books, s=ZIPF_S):
-        own = set(account["own"])
-        self.ids = sorted((int(pk) for pk, book in books.items() if book["public"] or int(pk) in own),
-                          key=lambda pk: books[str(pk)]["rank"])  # fmt: skip
-        self.cumulative = list(itertools.accumulate(1 / books[str(pk)]["rank"] ** s for pk in self.ids))
-
-    def pick(self, rng=random):
-        return self.ids[bisect.bisect_left(self.cumulative, rng.random() * self.cumulative[-1])]
 
 
 # --- X-Cache counts ---------------------------------------------------------------------
@@ -187,14 +169,6 @@ class Editor(Account):
         else:
             body = {"content": edited(chapter["content"], next(self.edits))}
         self.send("PATCH", f"{base}/chapters/{number}/", "books/{id}/chapters/{n}/", body)
-
-
-def edited(content, edit):
-    """The chapter with its one editor's paragraph rewritten (so it keeps its size)."""
-    paragraph = f'<p class="lt-edit">Revised, edit {edit}.</p>'
-    if EDIT_PARAGRAPH.search(content):
-        return EDIT_PARAGRAPH.sub(paragraph, content, count=1)
-    return f"{content}\n{paragraph}"
 
 
 def _json(response):

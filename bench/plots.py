@@ -68,6 +68,26 @@ def throughput_latency(levels, summary, path):
     return _save(figure, path)
 
 
+SHORT = {
+    "GET books/": "library",
+    "GET books/?offset=20": "library p.2",
+    "GET books/?shelf=mine": "my shelf",
+    "GET books/{id}/": "book",
+    "GET books/{id}/chapters/": "chapter list",
+    "GET books/{id}/chapters/{n}/": "chapter",
+    "GET books/{id}/progress/": "progress",
+    "GET books/{id}/descriptions/": "descriptions",
+    "PUT books/{id}/progress/": "PUT\nprogress",
+    "POST books/{id}/descriptions/": "POST\ndescription",
+    "PATCH books/{id}/": "PATCH\nbook",
+    "PATCH books/{id}/chapters/{n}/": "PATCH\nchapter",
+}
+
+
+def short_name(endpoint):
+    return SHORT.get(endpoint, endpoint.replace(" ", "\n", 1))
+
+
 def endpoints_p95(levels, endpoints, per_endpoint, path):
     """p95 (bar) and p50 (dot) per endpoint, cache on and off, one panel per number of users."""
     figure, axes = plt.subplots(len(levels), 1, figsize=(11, 3.2 * len(levels)), squeeze=False)
@@ -84,8 +104,8 @@ def endpoints_p95(levels, endpoints, per_endpoint, path):
         axis.set_yscale("log")
         axis.set_ylabel("ms (log)")
         axis.set_title(f"{users} users: p95 per endpoint (dots: p50)")
-        axis.set_xticks(range(len(endpoints)), [name.replace(" ", "\n", 1) for name in endpoints], fontsize=7)
-        axis.legend(fontsize=7)
+        axis.set_xticks(range(len(endpoints)), [short_name(name) for name in endpoints], fontsize=8)
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(figure, path)
 
 
@@ -115,19 +135,30 @@ def cost_per_request(levels, summary, path):
     return _save(figure, path)
 
 
-def hit_rate_over_time(levels, buckets, bucket_seconds, path):
-    """Share of HIT among the cached reads, per bucket of the run, from an empty cache."""
-    figure, axis = plt.subplots(figsize=(9, 4))
+def hit_rates(levels, buckets, bucket_seconds, per_read, path):
+    """Left: share of HIT per bucket of a run from an empty cache. Right: per read, over the whole run."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
     for users in levels:
         series = buckets.get(users)
         if not series:
             continue
         xs = [(bucket + 0.5) * bucket_seconds for bucket, _ in series]
-        axis.plot(xs, [rate for _, rate in series], "o-", label=f"{users} users")
-    axis.axhline(85, color="grey", linestyle="--", linewidth=0.8, label="85 %")
-    axis.set_ylim(0, 100)
-    axis.set_xlabel("seconds since the run started (empty cache at 0)")
-    axis.set_ylabel("hit rate of cached reads, %")
-    axis.set_title("Hit rate over a run, cache on")
-    axis.legend()
+        left.plot(xs, [rate for _, rate in series], "o-", label=f"{users} users")
+    left.axhline(85, color="grey", linestyle="--", linewidth=0.8, label="85 %")
+    left.set_ylim(0, 100)
+    left.set_xlabel("seconds since the run started (empty cache at 0)")
+    left.set_ylabel("hit rate of cached reads, %")
+    left.set_title("Hit rate over a run, cache on", fontsize=10)
+    left.legend(fontsize=8)
+    reads = [name for name in SHORT if name.startswith("GET ") and any(name in rows for rows in per_read.values())]
+    width = 0.8 / max(len(levels), 1)
+    for index, users in enumerate(levels):
+        rows = per_read.get(users, {})
+        xs = [n + (index - (len(levels) - 1) / 2) * width for n in range(len(reads))]
+        right.bar(xs, [rows.get(name) or 0 for name in reads], width, label=f"{users} users")
+    right.axhline(85, color="grey", linestyle="--", linewidth=0.8)
+    right.set_ylim(0, 100)
+    right.set_xticks(range(len(reads)), [short_name(name) for name in reads], fontsize=8, rotation=20)
+    right.set_title("Hit rate per read over the whole run, cache on", fontsize=10)
+    right.legend(fontsize=8)
     return _save(figure, path)

@@ -17,8 +17,7 @@ BOOKS = 300
 PUBLIC_SHARE = 0.4
 USERNAME = "lt-reader-{:03d}"
 STAFF = "lt-staff"
-TITLE_MARK = "·"  # editors append " · ed. N" to a title; a new run cuts it off again
-ADDED_MARK = "Noted while reading:"  # descriptions the readers add during a run
+from reading import ADDED_MARK, TITLE_MARK  # noqa: E402  (one definition, shared with the locustfile)
 
 SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "su", "ve", "an", "or", "is", "el", "um", "dra",
              "fen", "gol", "har", "in", "jo", "ket", "lun", "mar", "nes", "op", "pra", "qui", "ros"]  # fmt: skip
@@ -50,12 +49,18 @@ def chapter_words(rng):
 
 def seed(books=BOOKS, readers=READERS, log=print):
     """Make the library if it is not there, reset what a previous run wrote; return the plan."""
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return prepare(books, readers, log)
+
+
+def prepare(books=BOOKS, readers=READERS, log=print):
+    """seed() on a migrated database."""
+    from django.contrib.auth import get_user_model
 
     from books.models import Book
 
-    call_command("migrate", verbosity=0)
     users = _users(get_user_model(), readers)
     owned = Book.objects.filter(owner__username__startswith="lt-reader-")
     if owned.count() != books:
