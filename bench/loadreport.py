@@ -154,7 +154,7 @@ def write_report(results_path, docs):
     html = _copy_html(results_path, runs, docs / "loadtest-html")
 
     lines = _head(meta, runs, html)
-    lines += _claims(levels, summary, per_endpoint, endpoints)
+    lines += _claims(levels, summary, per_endpoint, endpoints, meta["cores"])
     lines += _runs_table(levels, summary)
     lines += ["", f"![throughput and latency]({images['throughput'].name})", ""]
     lines += _endpoint_tables(levels, per_endpoint, endpoints)
@@ -199,7 +199,7 @@ def _head(meta, runs, html):
     return [*lines, ""]
 
 
-def _claims(levels, summary, per_endpoint, endpoints):
+def _claims(levels, summary, per_endpoint, endpoints, cores):
     lines = ["## The seed's claims on this machine", ""]
     on = {users: summary.get((users, "on")) for users in levels}
     off = {users: summary.get((users, "off")) for users in levels}
@@ -209,6 +209,19 @@ def _claims(levels, summary, per_endpoint, endpoints):
     detail = "; ".join(f"{u} users: {_f(s, 1)} % after the first {STEADY_AFTER_SECONDS} s ({_f(w, 1)} % over the "
                        "whole run, from an empty cache)" for u, s, w in rates)  # fmt: skip
     lines.append(f"- **Hit rate over 85 %: {'holds' if held else 'does not hold'}** — {detail}.")
+    split = [(users, _per_user_split(per_endpoint, users)) for users in levels if on[users]]
+    if any(parts for _, parts in split):
+        lines.append(
+            "  Per-user reads (the library pages and progress) were "
+            + "; ".join(
+                f"{_f(share, 0)} % of the cached reads at {u} users and hit {_f(mine, 0)} % (the book, "
+                f"chapter list, chapters and descriptions: {_f(others, 0)} %)"
+                for u, (share, mine, others) in split
+                if share is not None
+            )  # fmt: skip
+            + ": every reading session saves progress, which retires that reader's library and progress, and"
+            " an edit of a public book retires every reader's library."
+        )
 
     cuts = []
     for users in levels:
@@ -242,6 +255,13 @@ def _claims(levels, summary, per_endpoint, endpoints):
                 else "."
             )
         )
+        lines.append(
+            f"  Other processes used {_f(row['others_percent'])} % of the two cores during that run. At the server"
+            " CPU per request measured (gunicorn + PostgreSQL + Redis), two cores of its own would serve at most"
+            f" about {_f(_ceiling(row, cores))} req/s with the cache on"
+            + (f" and {_f(_ceiling(off[top], cores))} req/s with it off" if off.get(top) else "")
+            + " (Locust elsewhere)."
+        )
 
     reads = [name for name in endpoints if name.startswith("GET ")]
     verdicts = []
@@ -262,6 +282,28 @@ def _claims(levels, summary, per_endpoint, endpoints):
                                                            if held_at else "does not hold")  # fmt: skip
     lines.append(f"- **Responses under 50 ms (p95 of every cached read, cache on): {verdict}** — {detail}.")
     return [*lines, ""]
+
+
+PER_USER = {"GET books/", "GET books/?offset=20", "GET books/?shelf=mine", "GET books/{id}/progress/"}
+
+
+def _per_user_split(per_endpoint, users):
+    """Share of the cached reads that are per user, their hit rate, and the others' hit rate."""
+    counts = {"mine": [0, 0], "others": [0, 0]}  # hits, all
+    for (u, config, name), row in per_endpoint.items():
+        if u == users and config == "on" and name.startswith("GET "):
+            part = counts["mine" if name in PER_USER else "others"]
+            part[0] += row.get("HIT", 0)
+            part[1] += row.get("HIT", 0) + row.get("MISS", 0) + row.get("BYPASS", 0)
+    total = counts["mine"][1] + counts["others"][1]
+    if not total:
+        return None, None, None
+    return 100 * counts["mine"][1] / total, _rate(*counts["mine"]), _rate(*counts["others"])
+
+
+def _ceiling(row, cores):
+    server_ms = row["cpu_ms"]["gunicorn"] + row["cpu_ms"]["postgres"] + row["cpu_ms"]["redis"]
+    return cores * 1000 / server_ms if server_ms else None
 
 
 def _runs_table(levels, summary):

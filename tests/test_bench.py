@@ -270,7 +270,12 @@ def test_report_states_which_claims_hold(tmp_path):
     # (5 workers x 70 s x 4) 1,400; 21,000 requests at 500 users: 7,000 vs 30,000 (77 % fewer).
     assert "**Database load −80 %: does not hold** — 50 users: 90 % fewer transactions (97 % without" in text
     assert "500 users: 77 % fewer transactions (81 % without the relay's checks)" in text
+    assert (
+        "Per-user reads (the library pages and progress) were 50 % of the cached reads at 50 users and hit 90 %" in text
+    )
     assert "**500 concurrent users: holds**" in text  # 300 req/s = 100 % of 10 x 30, p95 80 ms
+    # Server CPU per request at 500 users: (50 + 10 + 2) s / 21,000 on, (50 + 40 + 2) s / 21,000 off.
+    assert "about 677 req/s with the cache on and 457 req/s with it off" in text
     assert "**Responses under 50 ms (p95 of every cached read, cache on): holds only at 50 users**" in text
     assert "`MGET` 1.00" in text  # Redis commands per request, the bench's own FLUSHALL left out
     assert "[on-50](loadtest-html/on-50.html)" in text
