@@ -153,7 +153,7 @@ def write_report(results_path, docs):
     _write_endpoint_csv(docs / "loadtest-endpoints.csv", per_endpoint, endpoints)
     html = _copy_html(results_path, runs, docs / "loadtest-html")
 
-    lines = _head(meta, runs, html)
+    lines = _head(meta, runs, html, summary)
     lines += _claims(levels, summary, per_endpoint, endpoints, meta["cores"])
     lines += _runs_table(levels, summary)
     lines += ["", f"![throughput and latency]({images['throughput'].name})", ""]
@@ -167,7 +167,7 @@ def write_report(results_path, docs):
     return path
 
 
-def _head(meta, runs, html):
+def _head(meta, runs, html, summary):
     workers = runs[0]["workers"] if runs else "?"
     lines = [
         "# Load test: a realistic mix of reads and writes",
@@ -177,8 +177,8 @@ def _head(meta, runs, html):
         "",
         f"- Run of {meta['date']} on a machine with **{meta['cores']} cores** shared by the load generator (Locust),",
         f"  gunicorn ({workers} sync workers, the project's `gunicorn.conf.py`), PostgreSQL and a redis-server of",
-        "  the load test's own — and by whatever else ran on the machine then (see the load averages and the",
-        "  *other processes* column below: other test suites were running during this run).",
+        "  the load test's own — and by whatever else ran on the machine then (the load averages and the",
+        f"  *other processes* column below tell: {_others(summary)}).",
         f"- Library: {meta['readers']} readers, {meta['books']} books (40 % public) of 10-40 chapters of 800-8,000",
         "  words (median about 3,000, a chapter answer of about 20 KB), a few descriptions each.",
         "- Users (bench/locustfile.py): 19 in 20 are **readers** — open their library (`GET books/`, sometimes",
@@ -186,7 +186,8 @@ def _head(meta, runs, html):
         "  progress, sometimes its descriptions, read 2-8 chapters in order, `PUT` their progress every 3",
         "  chapters and at the end, and on their own books sometimes add a description; 1 in 20 are",
         "  **editors** — open their shelf and retitle a book or edit a chapter (`PATCH`).",
-        f"  Think time {meta['wait'].replace(',', '-')} s between steps (editors twice that).",
+        f"  Think time {meta['wait'].replace(',', '-')} s between steps (editors twice that): with instant answers"
+        " a reader makes about one request a second, so N users ask for about N req/s.",
         f"- Each run: a fresh gunicorn, an **empty cache**, {meta['ramp']} s to start every user, then"
         f" {meta['seconds']} s;",
         "  the numbers cover the whole run, ramp included. Cache on and off run one after the other at each",
@@ -197,6 +198,17 @@ def _head(meta, runs, html):
             "- Locust's own HTML reports: " + ", ".join(f"[{name}](loadtest-html/{name}.html)" for name in html) + "."
         )
     return [*lines, ""]
+
+
+def _others(summary):
+    shares = [row["others_percent"] for row in summary.values()]
+    if not shares or max(shares) < 10:
+        return "other processes used under 10 % of the cores in every run"
+    return (
+        f"**other processes used {_f(min(shares))}–{_f(max(shares))} % of the cores** during the runs, so throughput"
+        " and response times are far below what the service does on a machine of its own; the costs per request"
+        " and the hit rates are the steadier numbers"
+    )
 
 
 def _claims(levels, summary, per_endpoint, endpoints, cores):
