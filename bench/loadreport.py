@@ -63,6 +63,7 @@ def summarize(run, cores):
         "others_percent": 100 * max(run["machine_busy"] - ours, 0) / (run["seconds"] * cores),
         "load_before": run["load_before"],
         "load_after": run["load_after"],
+        "app_hit_rate": (run.get("app_stats") or {}).get("hit_rate_percent"),
     }
 
 
@@ -221,6 +222,12 @@ def _claims(levels, summary, per_endpoint, endpoints, cores):
     detail = "; ".join(f"{u} users: {_f(s, 1)} % after the first {STEADY_AFTER_SECONDS} s ({_f(w, 1)} % over the "
                        "whole run, from an empty cache)" for u, s, w in rates)  # fmt: skip
     lines.append(f"- **Hit rate over 85 %: {'holds' if held else 'does not hold'}** — {detail}.")
+    app = [(users, row["app_hit_rate"]) for users, row in on.items() if row and row["app_hit_rate"] is not None]
+    if app:
+        lines.append(
+            "  The app's own count (`GET admin/cache/stats/`, which also counts the answers Locust stopped waiting"
+            " for when the run ended) gives " + ", ".join(f"{_f(rate, 1)} % at {u} users" for u, rate in app) + "."
+        )
     split = [(users, _per_user_split(per_endpoint, users)) for users in levels if on[users]]
     if any(parts for _, parts in split):
         lines.append(
