@@ -4,7 +4,10 @@
 #                with a Celery worker beside gunicorn (both stop together; GUNICORN_START_WORKER=0: no worker)
 #   make test    run the test suite (PYTEST_ARGS="-x -k cache" passes arguments to pytest)
 #   make lint    ruff check + ruff format --check
-#   make bench   run bench/run.py (BENCH_ARGS passes arguments to it)
+#   make bench   run bench/run.py, floor/hit/off with wrk (BENCH_ARGS passes arguments to it);
+#                without wrk it falls back to Locust: install wrk with `apt-get install -y wrk`
+#   make loadtest  realistic Locust load test, cache on and off at 50, 200, 500 users (about 12 min);
+#                  writes docs/loadtest.md and its plots (LOADTEST_ARGS="--users 50 --seconds 20" shortens it)
 #   make clean   remove generated files (make distclean also removes .venv)
 #
 # DATABASE_URL and REDIS_URL come from the environment; without them the settings use
@@ -26,11 +29,12 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+LOADTEST_ARGS ?=
 export GUNICORN_BIND ?= 127.0.0.1:8000
 # Its default is not exported: only the server (and the task worker) get it, not the test suite.
 PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/.prometheus
 
-.PHONY: help run test lint bench clean distclean dev-key
+.PHONY: help run test lint bench loadtest clean distclean dev-key
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -73,7 +77,11 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null || echo "wrk not found: bench falls back to Locust (apt-get install -y wrk)" >&2
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+loadtest: $(DEV_STAMP)
+	$(BIN)/python bench/loadtest.py $(LOADTEST_ARGS)
 
 clean:
 	rm -rf staticfiles .pytest_cache .ruff_cache .prometheus $(PROD_STAMP) $(DEV_STAMP)
