@@ -16,7 +16,9 @@ def record(user, message, *, flag=CHANGE):
     return _log(user.pk, message, flag)
 
 
-def _log(user_id, message, flag):
+def _log(user_id, message, flag, fresh=False):
+    if fresh:  # a long-lived task worker: content types may have been made anew since it cached them
+        ContentType.objects.clear_cache()
     content_type = ContentType.objects.get_for_model(CachePanel, for_concrete_model=False)
     return LogEntry.objects.create(
         user_id=user_id,
@@ -63,4 +65,4 @@ def warm_ended(job):
         message = f"Warmed {_target(job.book_ids)} (job {job.pk}): {job.books_done} book(s), {job.keys} key(s) written."
     else:
         message = f"Warming {_target(job.book_ids)} failed (job {job.pk}): {job.error}"
-    return _log(job.requested_by_id, message, CHANGE)
+    return _log(job.requested_by_id, message, CHANGE, fresh=True)

@@ -76,7 +76,7 @@ def book_with_content(owner, chapters=3, **fields):
 def book_read_urls(book):
     base = f"/api/v1/books/{book.pk}"
     chapters = [f"{base}/chapters/{n}/" for n in range(1, book.chapter_count + 1)]
-    return [f"{base}/", f"{base}/chapters/", *chapters, f"{base}/descriptions/"]
+    return [f"{base}/", f"{base}/chapters/", *chapters, f"{base}/descriptions/", f"{base}/toc/"]
 
 
 def book_response_keys(book):
@@ -85,4 +85,5 @@ def book_response_keys(book):
         f"book:{book.pk}:chapters:list",
         *(f"book:{book.pk}:chapter:{n}" for n in range(1, book.chapter_count + 1)),
         f"book:{book.pk}:descriptions:any:any",
+        f"book:{book.pk}:toc",
     }

@@ -7,7 +7,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from rest_framework.test import APIClient
 
+from cacheadmin.models import WarmJob
 from tests import cacheadmin_support as support
+from tests.celery_worker import wait_for_job, wait_until_finished
 from tests.conftest import client_for
 from tests.factories import UserFactory, make_book
 
@@ -83,7 +85,7 @@ def test_the_permission_of_the_users_own_works_like_a_groups(api, user):
 def test_a_superuser_holds_the_permission(db):
     boss = UserFactory(is_staff=True, is_superuser=True)
     assert client_for(boss).get(STATS).status_code == 200
-    assert client_for(boss).post(WARM, {"all": True}, format="json").status_code == 200
+    assert client_for(boss).post(WARM, {"all": True}, format="json").status_code == 202
 
 
 def test_the_permission_without_being_staff_is_not_enough(user):
@@ -130,38 +132,38 @@ def test_book_actions_need_the_permission(api, user):
     assert cache_entries() == []
 
 
-def test_book_actions_for_a_manager(staff, api, user):
+def test_book_actions_for_a_manager(staff, api, user, celery_worker):
     book = make_book(user)
     client = browser(may_view_books(staff))
     assert b"warm_cache" in client.get(BOOKS).content
     client.post(BOOKS, {"action": "warm_cache", "_selected_action": [book.pk]})
+    wait_until_finished(WarmJob.objects.get().pk)
     assert support.book_response_keys(book) <= support.response_keys()
 
 
 # --- the admin log ---------------------------------------------------------------------
 
 
-def test_every_clear_and_warm_through_the_api_is_in_the_admin_log(staff, api, user):
+def test_every_clear_and_warm_through_the_api_is_in_the_admin_log(staff, api, user, celery_worker):
     first, second = support.book_with_content(user), support.book_with_content(user)
     manager = client_for(staff)
 
-    warmed = manager.post(WARM, {"books": [first.pk, second.pk]}, format="json").json()
+    queued = manager.post(WARM, {"books": [first.pk, second.pk]}, format="json").json()
+    warmed = wait_for_job(manager, queued["status_url"])
     read_all(api, first)
     pattern = manager.delete(f"{CLEAR}book:{first.pk}:*/").json()
     everything = manager.delete(CLEAR).json()
 
     entries = cache_entries()
-    assert [entry.user_id for entry in entries] == [staff.pk] * 3
-    assert [entry.action_flag for entry in entries] == [CHANGE, DELETION, DELETION]
-    assert entries[0].change_message == (
-        f"Warmed book(s) {first.pk}, {second.pk} through the API: 2 book(s), {warmed['keys']} key(s) written."
-    )
-    assert entries[1].change_message == (
-        f"Cleared the keys matching 'book:{first.pk}:*' through the API: {pattern['deleted']} key(s) deleted."
-    )
-    assert entries[2].change_message == (
-        f"Cleared the response cache through the API: {everything['deleted']} key(s) deleted."
-    )
+    assert [entry.user_id for entry in entries] == [staff.pk] * 4
+    assert [entry.action_flag for entry in entries] == [CHANGE, CHANGE, DELETION, DELETION]
+    job = queued["job"]
+    assert [entry.change_message for entry in entries] == [
+        f"Started warming book(s) {first.pk}, {second.pk} through the API (job {job}).",
+        f"Warmed book(s) {first.pk}, {second.pk} (job {job}): 2 book(s), {warmed['keys']} key(s) written.",
+        f"Cleared the keys matching 'book:{first.pk}:*' through the API: {pattern['deleted']} key(s) deleted.",
+        f"Cleared the response cache through the API: {everything['deleted']} key(s) deleted.",
+    ]
     assert all(entry.object_repr == "response cache" for entry in entries)
 
 
@@ -172,25 +174,34 @@ def test_refused_or_failed_operations_leave_no_entry(staff, plain_staff, redis_d
     assert cache_entries() == []
 
 
-def test_every_clear_and_warm_in_the_admin_is_in_the_admin_log_and_recent_actions(staff, api, user):
+def test_every_clear_and_warm_in_the_admin_is_in_the_admin_log_and_recent_actions(staff, api, user, celery_worker):
     book = support.book_with_content(user)
     client = browser(may_view_books(staff))
+    keys = len(support.book_response_keys(book))
 
-    client.post(f"{PANEL}warm/", {"books": str(book.pk)})
+    def warmed_in_the_admin(post):
+        post()
+        job = WarmJob.objects.order_by("-created_at").first()
+        wait_until_finished(job.pk)
+        return job
+
+    one = warmed_in_the_admin(lambda: client.post(f"{PANEL}warm/", {"books": str(book.pk)}))
     client.post(f"{PANEL}pattern/", {"pattern": f"book:{book.pk}:*", "confirm": "1"})
-    client.post(f"{PANEL}warm/", {"all": "on"})
+    every = warmed_in_the_admin(lambda: client.post(f"{PANEL}warm/", {"all": "on"}))
     client.post(f"{PANEL}clear/")
-    client.post(BOOKS, {"action": "warm_cache", "_selected_action": [book.pk]})
+    action = warmed_in_the_admin(lambda: client.post(BOOKS, {"action": "warm_cache", "_selected_action": [book.pk]}))
     client.post(BOOKS, {"action": "clear_cache", "_selected_action": [book.pk]})
 
     messages = [entry.change_message for entry in cache_entries()]
-    keys = len(support.book_response_keys(book))
     assert messages == [
-        f"Warmed book(s) {book.pk} in the admin: 1 book(s), {keys} key(s) written.",
+        f"Started warming book(s) {book.pk} in the admin (job {one.pk}).",
+        f"Warmed book(s) {book.pk} (job {one.pk}): 1 book(s), {keys} key(s) written.",
         f"Cleared the keys matching 'book:{book.pk}:*' in the admin: {keys} key(s) deleted.",
-        f"Warmed all books in the admin: 1 book(s), {keys} key(s) written.",
+        f"Started warming all books in the admin (job {every.pk}).",
+        f"Warmed all books (job {every.pk}): 1 book(s), {keys} key(s) written.",
         f"Cleared the response cache in the admin: {keys} key(s) deleted.",
-        f"Warmed book(s) {book.pk} in the admin: 1 book(s), {keys} key(s) written.",
+        f"Started warming book(s) {book.pk} in the admin (job {action.pk}).",
+        f"Warmed book(s) {book.pk} (job {action.pk}): 1 book(s), {keys} key(s) written.",
         f"Cleared the cache of 1 book(s) ({book.pk}) in the admin: {keys} key(s) deleted.",
     ]
     index = client.get("/admin/").content.decode()

@@ -227,7 +227,7 @@ def test_makefile_targets():
     run = re.search(r"^run:.*\n((?:\t.*\n)+)", text, re.MULTILINE).group(1)
     for step in ("migrate --noinput", "collectstatic --noinput", "seed_demo", "config.wsgi:application"):
         assert step in run
-    assert re.search(r"GUNICORN_START_WORKER=\$\$\{GUNICORN_START_WORKER:-1\} exec .*gunicorn", run)
+    assert re.search(r"GUNICORN_START_WORKER=\$\$\{GUNICORN_START_WORKER:-1\} .*exec .*gunicorn", run)
     test = re.search(r"^test:.*\n((?:\t.*\n)+)", text, re.MULTILINE).group(1)
     assert "pytest" in test and "$(PYTEST_ARGS)" in test
 
