@@ -113,7 +113,7 @@ def wait_for_job(client, status_url, timeout=60, until=("done", "failed")):
             return answer.json()
         if time.monotonic() > deadline:
             raise AssertionError(f"job still {answer.json()} after {timeout} s")
-        time.sleep(0.05)
+        time.sleep(0.25)  # well under the read rate, however long the job
 
 
 def wait_until_finished(job_id, timeout=60):
@@ -127,4 +127,4 @@ def wait_until_finished(job_id, timeout=60):
             return job
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job.state} after {timeout} s")
-        time.sleep(0.05)
+        time.sleep(0.25)  # well under the read rate, however long the job

@@ -157,7 +157,7 @@ def test_a_job_whose_worker_died_is_taken_over_when_its_message_comes_back(api, 
     own_workers("taken-over", CELERY_VISIBILITY_TIMEOUT="1", WARM_JOB_STALE_SECONDS="1")
     job = wait_until_finished(job.pk, timeout=180)
     assert (job.state, job.books_done, job.error) == ("done", 1, "")
-    assert 0 < job.keys < 1500 + 3  # the rest were stored by the first worker before it died
+    assert 0 < job.keys <= len(support.book_response_keys(book))  # what the first worker stored is not redone
     assert support.book_response_keys(book) <= support.response_keys()
     for number in (1, 750, 1500):
         assert api.get(f"/api/v1/books/{book.pk}/chapters/{number}/")["X-Cache"] == "HIT"
