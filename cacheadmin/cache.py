@@ -12,6 +12,7 @@ answers were written on (a restart, a failover) retires them all before its firs
 import logging
 import os
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -41,6 +42,8 @@ STATS_KEY = "stats:reads"
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
 APPLIED_KEY = "relay:missed-applied"
 SERVER_KEY = "relay:server"  # run_id of the server that last checked itself (Relay.BUMP)
+LEADER_KEY = "relay:leader"  # the process that compares with the database every round (Relay.LEAD)
+LEASE_ROUNDS = 3  # the leader's lease, in relay rounds: another process takes over after that
 
 
 class CacheUnavailable(Exception):
@@ -428,7 +431,9 @@ class Relay:
     on: Redis restarted (maybe with data older than its last write), or Sentinel promoted
     a replica that may not have received the last writes. A new connection is checked
     before its first command (check_server, see cacheadmin.connections); each process also
-    checks every REDIS_CACHE_RELAY_SECONDS in a background thread.
+    checks every REDIS_CACHE_RELAY_SECONDS in a background thread (tick): the process
+    that missed a retirement until it reached Redis, and one leader for all processes, so
+    the database is asked a constant few times a second however many processes run.
     """
 
     # KEYS: relay:missed-applied, gen:epoch, relay:server. ARGV: the database's count of
@@ -449,13 +454,23 @@ class Relay:
     return 0
     """
 
+    # KEYS: relay:leader. ARGV: this process, the lease in ms. 1: this process leads (it
+    # took the free lease or renewed its own), 0: another one does.
+    LEAD = """
+    local holder = redis.call('GET', KEYS[1])
+    if holder and holder ~= ARGV[1] then return 0 end
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+    """
+
     def __init__(self, cache):
         self.cache = cache
         self.thread = None
         # A forked worker (gunicorn) starts a relay thread of its own on first use.
-        os.register_at_fork(after_in_child=self._forget_thread)
+        os.register_at_fork(after_in_child=self._after_fork)
         self._wake = threading.Event()
         self._stopping = False
+        self._identity = None
         self.pending = False  # Redis failed or missed an invalidation since the last catch-up
 
     @property
@@ -480,6 +495,24 @@ class Relay:
     def check(self):
         """Catch up with the database now; True if every cached answer was retired."""
         return self.cache.run(self.catch_up)
+
+    @property
+    def identity(self):
+        if self._identity is None:
+            self._identity = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32)}"
+        return self._identity
+
+    def lead(self, client):
+        """Take or renew the leader's lease; True if this process leads."""
+        lease_ms = max(1, int(self.interval * LEASE_ROUNDS * 1000))
+        return bool(client.eval(self.LEAD, 1, self.cache.name(LEADER_KEY), self.identity, lease_ms))
+
+    def tick(self):
+        """One round of the relay thread: the leader, and a process that missed a
+        retirement itself, catch up with the database; the others only keep in reach of
+        the lease, to take over within LEASE_ROUNDS rounds if the leader goes."""
+        leading = self.cache.run(self.lead)  # run() catches up first if this process missed one
+        return self.check() if leading or self.pending else False
 
     def _keys(self):
         return [self.cache.name(name) for name in (APPLIED_KEY, EPOCH_GENERATION, SERVER_KEY)]
@@ -518,7 +551,7 @@ class Relay:
             self._wake.clear()
             try:
                 close_old_connections()
-                self.check()
+                self.tick()
                 self.cache.flush_stats()
             except CacheUnavailable:
                 pass
@@ -535,6 +568,10 @@ class Relay:
 
     def _forget_thread(self):
         self.thread, self._stopping = None, False
+
+    def _after_fork(self):
+        self._forget_thread()
+        self._identity = None  # a process of its own: never the parent's lease
 
 
 response_cache = ResponseCache()
