@@ -85,6 +85,7 @@ def test_a_target_refuses_what_cannot_work():
 
 def settings_with(**env):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
+    environment["SECRET_KEY"] = "a-secret-key-for-this-test-only-" * 2  # settings may refuse to start without one
     code = (
         "import config.settings as s; cache = s.CACHES['default']; "
         "print(cache['OPTIONS']['CONNECTION_FACTORY'], s.REDIS_REPLICA_WAIT_MS, cache['LOCATION'])"
