@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from redis_server import RedisServer  # noqa: E402  (tests/redis_server.py)
+from redis_server import RedisServer, wait_until  # noqa: E402  (tests/redis_server.py)
 from run import DATABASE_URL, ensure_database, setup_django  # noqa: E402  (bench/run.py)
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -135,6 +135,8 @@ def retirement_ms(redis, count=1000):
 
     replica = RedisServer(redis.directory, persist=False, replica_of=redis)
     replica.start()
+    if not wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up", 10):
+        raise RuntimeError("the replica did not sync")
     try:
         waited = {}
         for wait_ms in (0, 100):
