@@ -132,6 +132,8 @@ REDIS_REPLICA_WAIT_MS = env.int("REDIS_REPLICA_WAIT_MS", default=100 if REDIS.us
 REDIS_REPLICA_ACKS = env.int("REDIS_REPLICA_ACKS", default=1)
 if REDIS_REPLICA_WAIT_MS < 0 or REDIS_REPLICA_WAIT_MS >= REDIS_SOCKET_TIMEOUT * 1000:
     raise ImproperlyConfigured("REDIS_REPLICA_WAIT_MS must be at least 0 and below REDIS_SOCKET_TIMEOUT.")
+if REDIS_REPLICA_ACKS < 1:
+    raise ImproperlyConfigured("REDIS_REPLICA_ACKS must be at least 1.")
 
 _cache_options = {
     # Stored answers are bytes and small dicts: msgpack keeps them compact and,
@@ -155,6 +157,10 @@ CACHES = {
         + ("SentinelConnectionFactory" if REDIS.uses_sentinel else "ConnectionFactory"),
     )
 }
+# Every other Redis user is built from REDIS as well, so it follows the primary through a
+# failover too (plain django-redis connections, a database of its own), e.g.:
+#   CACHES["throttle"] = redis_cache(REDIS, db=2, key_prefix="throttle")
+#   CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = celery_redis(REDIS, db=1)
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {

@@ -104,3 +104,5 @@ def test_settings_follow_the_environment():
     assert missing.returncode != 0 and "REDIS_SENTINEL_MASTER" in missing.stderr
     too_long = settings_with(REDIS_REPLICA_WAIT_MS="300")
     assert too_long.returncode != 0 and "REDIS_REPLICA_WAIT_MS" in too_long.stderr
+    no_acks = settings_with(REDIS_REPLICA_ACKS="0")
+    assert no_acks.returncode != 0 and "REDIS_REPLICA_ACKS" in no_acks.stderr
