@@ -57,7 +57,7 @@ class RedisServer:
         replication = ["--replicaof", "127.0.0.1", str(self.replica_of.port)] if self.replica_of else []
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "", *persistence, *replication],
+             "--save", "", "--repl-diskless-sync-delay", "0", *persistence, *replication],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
