@@ -11,12 +11,15 @@ current after it: it carries the older generation.
 Reads go through a per-process circuit breaker, so a dead or hung Redis costs one
 timeout per `REDIS_CACHE_RETRY_SECONDS`, not one per request; retirements always try.
 Retirements that cannot reach Redis are counted in the database and the Relay retires
-every answer once Redis answers again.
+every answer once Redis answers again; a server that is not the one the answers were
+written on (a restart, a failover) retires them all before its first answer
+(cacheadmin.connections).
 """
 
 import logging
 import os
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -46,6 +49,9 @@ LEASE_POLL_SECONDS = 0.01
 STATS_KEY = "stats:reads"
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
 APPLIED_KEY = "relay:missed-applied"
+SERVER_KEY = "relay:server"  # run_id of the server that last checked itself (Relay.BUMP)
+LEADER_KEY = "relay:leader"  # the process that compares with the database every round (Relay.LEAD)
+LEASE_ROUNDS = 3  # the leader's lease, in relay rounds: another process takes over after that
 
 
 class CacheUnavailable(Exception):
@@ -408,6 +414,10 @@ class ResponseCache:
         cannot be reached is the retirement left to the relay. With the cache turned off
         in this process it is recorded as missed too: Redis may still hold answers that
         processes with the cache on (or this one, turned on again) would serve.
+        With REDIS_REPLICA_WAIT_MS,
+        it also waits (Redis WAIT) for REDIS_REPLICA_ACKS replicas to hold it: a retirement
+        only the primary holds could be lost in a failover, so it is left to the relay too,
+        which makes whichever server is primary next retire every answer.
         """
         if not generations:
             return
@@ -416,47 +426,77 @@ class ResponseCache:
             return
         backend = self.backend()
         names = [(self.name(gen, backend), registry.generation_ttl(gen)) for gen in set(generations)]
+        wait_ms, acks = settings.REDIS_REPLICA_WAIT_MS, settings.REDIS_REPLICA_ACKS
 
         def replace(client):
             pipe = client.pipeline(transaction=False)
             for name, ttl in names:
                 pipe.set(name, new_generation(), ex=ttl)
-            pipe.execute()
+            if wait_ms:
+                pipe.wait(acks, wait_ms)
+            return pipe.execute()
 
         try:
-            self.run(replace, backend, force=True)
-            metrics.retirement("sent")
+            replied = self.run(replace, backend, force=True)
         except CacheUnavailable:
             self.relay.missed()
+            return
+        if wait_ms and replied[-1] < acks:
+            log.warning("A cache retirement reached %s of %s replicas: left to the relay", replied[-1], acks)
+            self.relay.missed()
+            return
+        metrics.retirement("sent")
 
 
 class Relay:
     """Retires every cached answer when Redis may hold answers older than the database.
 
-    That happens when a retirement could not reach Redis (the process that missed it
-    counts it in the database, where every process sees it), or when Redis restarted
-    (its run_id changed) and may have come back with data older than its last write.
-    Each process checks every REDIS_CACHE_RELAY_SECONDS in a background thread.
+    That happens when a retirement could not reach Redis, or reached only a primary
+    no replica acknowledged (the process that missed it counts it in the database, where
+    every process sees it), or when the server is not the one the answers were written
+    on: Redis restarted (maybe with data older than its last write), or Sentinel promoted
+    a replica that may not have received the last writes. A new connection is checked
+    before its first command (check_server, see cacheadmin.connections); each process also
+    checks every REDIS_CACHE_RELAY_SECONDS in a background thread (tick): the process
+    that missed a retirement until it reached Redis, and one leader for all processes, so
+    the database is asked a constant few times a second however many processes run.
     """
 
+    # KEYS: relay:missed-applied, gen:epoch, relay:server. ARGV: the database's count of
+    # missed retirements (-1: not compared), a new epoch. Retires everything (1) when the
+    # database's count is not the one this server applied (ahead; or behind, after a
+    # restore of the database), or this server's run_id is not the one recorded in its
+    # data (replicated from the old primary, or loaded from disk).
     BUMP = """
+    local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+    local missed = tonumber(ARGV[1])
     local applied = tonumber(redis.call('GET', KEYS[1]) or '-1')
-    if applied < tonumber(ARGV[1]) or ARGV[3] == '1' then
+    if (missed >= 0 and applied ~= missed) or redis.call('GET', KEYS[3]) ~= run_id then
         redis.call('SET', KEYS[2], ARGV[2])
-        redis.call('SET', KEYS[1], ARGV[1])
+        if missed >= 0 then redis.call('SET', KEYS[1], missed) end
+        redis.call('SET', KEYS[3], run_id)
         return 1
     end
     return 0
     """
 
+    # KEYS: relay:leader. ARGV: this process, the lease in ms. 1: this process leads (it
+    # took the free lease or renewed its own), 0: another one does.
+    LEAD = """
+    local holder = redis.call('GET', KEYS[1])
+    if holder and holder ~= ARGV[1] then return 0 end
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+    """
+
     def __init__(self, cache):
         self.cache = cache
-        self._run_id = None
         self.thread = None
         # A forked worker (gunicorn) starts a relay thread of its own on first use.
-        os.register_at_fork(after_in_child=self._forget_thread)
+        os.register_at_fork(after_in_child=self._after_fork)
         self._wake = threading.Event()
         self._stopping = False
+        self._identity = None
         self.pending = False  # Redis failed or missed a retirement since the last catch-up
 
     @property
@@ -483,30 +523,50 @@ class Relay:
         """Catch up with the database now; True if every cached answer was retired."""
         return self.cache.run(self.catch_up)
 
+    @property
+    def identity(self):
+        if self._identity is None:
+            self._identity = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32)}"
+        return self._identity
+
+    def lead(self, client):
+        """Take or renew the leader's lease; True if this process leads."""
+        lease_ms = max(1, int(self.interval * LEASE_ROUNDS * 1000))
+        return bool(client.eval(self.LEAD, 1, self.cache.name(LEADER_KEY), self.identity, lease_ms))
+
+    def tick(self):
+        """One round of the relay thread: the leader, and a process that missed a
+        retirement itself, catch up with the database; the others only keep in reach of
+        the lease, to take over within LEASE_ROUNDS rounds if the leader goes."""
+        leading = self.cache.run(self.lead)  # run() catches up first if this process missed one
+        return self.check() if leading or self.pending else False
+
+    def _keys(self):
+        return [self.cache.name(name) for name in (APPLIED_KEY, EPOCH_GENERATION, SERVER_KEY)]
+
     def catch_up(self, client):
         """Retire every answer if the database counted retirements Redis has not seen,
-        or Redis restarted since this process last looked."""
+        or this server is not the one the answers were written on."""
         from cacheadmin.models import InvalidationLog
 
         try:
             missed = InvalidationLog.missed_count()
         except DatabaseError as error:
             raise CacheUnavailable from error  # nothing can be trusted until we know
-        run_id = client.info("server").get("run_id")
-        restarted = self._run_id is not None and run_id != self._run_id
-        retired = client.eval(
-            self.BUMP,
-            2,
-            self.cache.name(APPLIED_KEY),
-            self.cache.name(EPOCH_GENERATION),
-            missed,
-            new_generation(),
-            "1" if restarted else "0",
-        )
-        metrics.relay_caught_up(self.pending, retired, restarted)
-        self._run_id = run_id
+        retired = client.eval(self.BUMP, 3, *self._keys(), missed, new_generation())
+        metrics.relay_caught_up(self.pending, retired, restarted=False)
         self.pending = False
         return bool(retired)
+
+    def check_server(self, connection):
+        """On a new connection, before its first command: retire every answer unless this
+        server is the one that last recorded itself. Raises RedisError (the connection
+        then fails) when it cannot tell."""
+        connection.send_command("EVAL", self.BUMP, 3, *self._keys(), -1, new_generation())
+        retired = bool(connection.read_response())
+        if retired:
+            metrics.epoch_bumped("restart")
+        return retired
 
     def ensure_running(self):
         if self.interval <= 0 or not self.cache.enabled:
@@ -522,7 +582,7 @@ class Relay:
             self._wake.clear()
             try:
                 close_old_connections()
-                self.check()
+                self.tick()
                 self.cache.flush_stats()
             except CacheUnavailable:
                 pass
@@ -539,6 +599,10 @@ class Relay:
 
     def _forget_thread(self):
         self.thread, self._stopping = None, False
+
+    def _after_fork(self):
+        self._forget_thread()
+        self._identity = None  # a process of its own: never the parent's lease
 
 
 response_cache = ResponseCache()

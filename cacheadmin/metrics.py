@@ -133,6 +133,11 @@ def relay_caught_up(after_failure, retired, restarted):
         EPOCH_BUMPS.labels("restart" if restarted else "missed").inc()
 
 
+def epoch_bumped(reason):
+    """Every answer retired at once: 'missed' (retirements Redis never saw) or 'restart' (another server)."""
+    EPOCH_BUMPS.labels(reason).inc()
+
+
 def retirement(result):
     """result: 'sent' or 'missed'."""
     RETIREMENTS.labels(result).inc()

@@ -5,8 +5,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from config.redis_config import RedisConfigError, RedisTarget, celery_redis, parse_sentinels, redis_cache
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -111,8 +111,29 @@ EPUB_MAX_ENTRIES = env.int("EPUB_MAX_ENTRIES", default=5000)
 BOOK_MAX_CHAPTERS = env.int("BOOK_MAX_CHAPTERS", default=2000)
 CHAPTER_MAX_MB = env.int("CHAPTER_MAX_MB", default=10)
 
-# --- Redis response cache (cacheadmin.cache) ---------------------------------
+# --- Redis: one server, or a primary named by Sentinel (config.redis_config) ----------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# host:port,host:port of the sentinels and the name they monitor the primary under. When
+# set, every Redis user follows the primary they name; REDIS_URL then only gives the
+# password and database number.
+REDIS_SENTINELS = env("REDIS_SENTINELS", default="")
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="")
+REDIS_SENTINEL_PASSWORD = env("REDIS_SENTINEL_PASSWORD", default="")  # the sentinels' own, if any
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.25)
+try:
+    REDIS = RedisTarget(
+        url=REDIS_URL,
+        sentinels=tuple(parse_sentinels(REDIS_SENTINELS)),
+        master=REDIS_SENTINEL_MASTER,
+        sentinel_password=REDIS_SENTINEL_PASSWORD,
+        socket_timeout=REDIS_SOCKET_TIMEOUT,
+        connect_timeout=REDIS_CONNECT_TIMEOUT,
+    )
+except RedisConfigError as error:
+    raise ImproperlyConfigured(str(error)) from error
+
+# --- Redis response cache (cacheadmin.cache) ---------------------------------
 REDIS_CACHE_ENABLED = env.bool("REDIS_CACHE_ENABLED", default=True)
 REDIS_CACHE_DEFAULT_TTL = env.int("REDIS_CACHE_DEFAULT_TTL", default=3600)
 REDIS_CACHE_DYNAMIC_TTL = env.int("REDIS_CACHE_DYNAMIC_TTL", default=300)
@@ -125,42 +146,41 @@ REDIS_CACHE_LEASE_WAIT_SECONDS = env.float("REDIS_CACHE_LEASE_WAIT_SECONDS", def
 REDIS_CACHE_PREFETCH = env.bool("REDIS_CACHE_PREFETCH", default=True)
 # An answer larger than this is served but not stored (X-Cache: BYPASS).
 REDIS_CACHE_MAX_ENTRY_MB = env.float("REDIS_CACHE_MAX_ENTRY_MB", default=8)
-REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
-REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.25)
+# A retirement waits this long for REDIS_REPLICA_ACKS replicas to hold it (Redis WAIT);
+# without them it is counted as missed, so whichever server is primary next retires
+# everything (see README, "Running at scale"). 0: no waiting (the default without Sentinel).
+REDIS_REPLICA_WAIT_MS = env.int("REDIS_REPLICA_WAIT_MS", default=100 if REDIS.uses_sentinel else 0)
+REDIS_REPLICA_ACKS = env.int("REDIS_REPLICA_ACKS", default=1)
+if REDIS_REPLICA_WAIT_MS < 0 or REDIS_REPLICA_WAIT_MS >= REDIS_SOCKET_TIMEOUT * 1000:
+    raise ImproperlyConfigured("REDIS_REPLICA_WAIT_MS must be at least 0 and below REDIS_SOCKET_TIMEOUT.")
+if REDIS_REPLICA_ACKS < 1:
+    raise ImproperlyConfigured("REDIS_REPLICA_ACKS must be at least 1.")
 
-_redis_options = {
-    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+_cache_options = {
     # Stored answers are bytes and small dicts: msgpack keeps them compact and,
     # unlike pickle, cannot run code if someone else writes to Redis.
     "SERIALIZER": "django_redis.serializers.msgpack.MSGPackSerializer",
-    "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
-    "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-    "CONNECTION_POOL_KWARGS": {
-        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=50),
-        # One attempt: the circuit breaker, not redis-py, decides when to try again.
-        "retry": Retry(NoBackoff(), 0),
-    },
+    "CONNECTION_POOL_KWARGS": {"max_connections": env.int("REDIS_MAX_CONNECTIONS", default=50)},
 }
 if env.bool("REDIS_CACHE_COMPRESS", default=False):
-    _redis_options["COMPRESSOR"] = "django_redis.compressors.zlib.ZlibCompressor"
+    _cache_options["COMPRESSOR"] = "django_redis.compressors.zlib.ZlibCompressor"
 
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="reader")
 CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": REDIS_KEY_PREFIX,
-        "TIMEOUT": REDIS_CACHE_DEFAULT_TTL,
-        "OPTIONS": _redis_options,
-    },
-    # Throttle counters (cacheadmin.throttling): the same Redis under a prefix of their own,
-    # so no clear of the response cache ever reaches them.
-    "throttle": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}-throttle",
-        "OPTIONS": _redis_options,
-    },
+    # Each new connection of the response cache is checked before its first command
+    # (cacheadmin.connections): a server that is not the one the data was written on retires
+    # every stored answer first.
+    "default": redis_cache(
+        REDIS,
+        key_prefix=REDIS_KEY_PREFIX,
+        timeout=REDIS_CACHE_DEFAULT_TTL,
+        options=_cache_options,
+        connection_factory="cacheadmin.connections."
+        + ("SentinelConnectionFactory" if REDIS.uses_sentinel else "ConnectionFactory"),
+    ),
+    # Throttle counters (cacheadmin.throttling): the same Redis (through Sentinel too) under a
+    # prefix of their own, so no clear of the response cache ever reaches them.
+    "throttle": redis_cache(REDIS, key_prefix=f"{REDIS_KEY_PREFIX}-throttle"),
 }
 
 # --- throttles (cacheadmin.throttling) ------------------------------------------------
@@ -203,7 +223,11 @@ def _redis_database_beside(url):
     return f"redis+socket://{parts.netloc}{parts.path}?{urlencode(query)}"
 
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_database_beside(REDIS_URL))
+# Through Sentinel the broker follows the primary too (kombu's sentinel:// transport).
+_broker_url, _broker_options = (
+    celery_redis(REDIS, db=(REDIS.db + 1) % 16) if REDIS.uses_sentinel else (_redis_database_beside(REDIS_URL), {})
+)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_broker_url)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing happens inside a request: a dead broker must fail it in seconds, not hang it.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
@@ -216,6 +240,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **_broker_options,
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "socket_connect_timeout": 2,
 }

@@ -9,19 +9,40 @@ import os
 # A key for the suite only (config.settings refuses to start without one while DEBUG is off).
 os.environ.setdefault("SECRET_KEY", "test-suite-only-not-a-secret")
 
+from config.redis_config import RedisTarget, redis_cache  # noqa: E402
 from config.settings import *  # noqa: E402, F403
-from config.settings import CACHES, DATABASES, env  # noqa: E402
+from config.settings import (  # noqa: E402
+    DATABASES,
+    REDIS_CACHE_DEFAULT_TTL,
+    REDIS_CONNECT_TIMEOUT,
+    REDIS_SOCKET_TIMEOUT,
+    _cache_options,
+    env,
+)
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _run = f"{_worker}-{os.getpid()}"
 
-# A Redis database of the suite's own; never the one `make run` uses.
-_test_redis = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/13")
-# One prefix per test process, so runs side by side never see each other's keys.
-CACHES["default"]["LOCATION"] = _test_redis
-CACHES["default"]["KEY_PREFIX"] = env("TEST_CACHE_KEY_PREFIX", default=f"readertest-{_run}")
-CACHES["throttle"]["LOCATION"] = _test_redis
-CACHES["throttle"]["KEY_PREFIX"] = f"{CACHES['default']['KEY_PREFIX']}-throttle"
+# A Redis database of the suite's own, one server (never through Sentinel), never the one
+# `make run` uses; one prefix per test process, so runs side by side never see each other's keys
+# (a Celery worker started by the suite is given the prefix of its test process).
+REDIS = RedisTarget(
+    url=env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/13"),
+    socket_timeout=REDIS_SOCKET_TIMEOUT,
+    connect_timeout=REDIS_CONNECT_TIMEOUT,
+)
+_prefix = env("TEST_CACHE_KEY_PREFIX", default=f"readertest-{_run}")
+CACHES = {
+    "default": redis_cache(
+        REDIS,
+        key_prefix=_prefix,
+        timeout=REDIS_CACHE_DEFAULT_TTL,
+        options=_cache_options,
+        connection_factory="cacheadmin.connections.ConnectionFactory",
+    ),
+    "throttle": redis_cache(REDIS, key_prefix=f"{_prefix}-throttle"),
+}
+REDIS_REPLICA_WAIT_MS = 0  # no replica here; tests that have one turn it on
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=f"/tmp/reader-test-media-{_worker}")
 # Background work runs in the request in tests, so they stay deterministic.

@@ -1,10 +1,14 @@
-"""A real gunicorn serving config.wsgi:application against the test database, for tests over HTTP."""
+"""Real gunicorn instances of this project, started on free ports against the test database."""
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
@@ -68,3 +72,26 @@ class Gunicorn:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def gunicorn(media_root, workers=3, **env):
+    """Yield the base URL of a gunicorn instance (config.settings, the test database, `env`)."""
+    log_path = Path(tempfile.mkdtemp(prefix="reader-gunicorn-")) / "gunicorn.log"
+    server = Gunicorn({"MEDIA_ROOT": str(media_root), **env}, log_path, workers=workers).start(timeout=60)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def call(url, token, method="GET", body=None, timeout=10):
+    """(status, X-Cache, decoded body); an HTTP error status is returned, not raised."""
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers.get("X-Cache"), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("X-Cache"), None

@@ -163,7 +163,7 @@ def test_no_literal_secrets_anywhere(compose):
 
 def test_web_serves_the_wsgi_application(services):
     web = services["web"]
-    assert "8000:8000" in [str(port) for port in web["ports"]]
+    assert [str(port) for port in web["ports"]] == ["8000-8009:8000"]  # one port of the range each
     command = command_words(web) or dockerfile_cmd()
     assert command[0] == "gunicorn"
     assert "config.wsgi:application" in command
@@ -305,3 +305,89 @@ def test_gunicorn_celery_command(gunicorn_settings):
     command = gunicorn_settings(CELERY_WORKER_CONCURRENCY="3")["celery_command"]()
     assert command[1:6] == ["-m", "celery", "-A", "config", "worker"]
     assert command[command.index("--concurrency") + 1] == "3"
+
+
+# --- several web containers; Redis with a replica and three sentinels (profile "ha") ----------
+
+HA = {"redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}
+
+
+def sentinel_config(service):
+    """The sentinel.conf lines a sentinel service writes (compose's $$ is the shell's $)."""
+    script = command_words(service)[-1]
+    body = script.split("<<EOF\n", 1)[1].split("\nEOF", 1)[0]
+    return [line.strip().replace("$$", "$") for line in body.splitlines()]
+
+
+def flag(words, name):
+    return words[words.index(name) + 1]
+
+
+def test_one_box_needs_no_profile_and_ha_adds_a_replica_and_three_sentinels(services):
+    assert {name for name, service in services.items() if "profiles" not in service} == {
+        "db",
+        "redis",
+        "migrate",
+        "web",
+        "worker",
+    }
+    assert {name for name, service in services.items() if service.get("profiles") == ["ha"]} == HA
+
+
+def test_web_scales(services):
+    web = services["web"]
+    assert "container_name" not in web and "hostname" not in web  # names would clash between replicas
+    assert not any(":" in str(port) and "-" not in str(port).split(":")[0] for port in web["ports"])
+
+
+def test_web_finds_redis_through_the_sentinels_when_told_to(compose, services):
+    env = environment(services["web"])
+    assert env["REDIS_SENTINELS"] == "${REDIS_SENTINELS:-}"  # empty: one box, REDIS_URL's host
+    master = env["REDIS_SENTINEL_MASTER"]
+    header = (ROOT / "docker-compose.yml").read_text().split("services:", 1)[0]
+    named = re.search(r"REDIS_SENTINELS=(\S+)", header).group(1)  # the documented command
+    assert sorted(named.split(",")) == [f"{name}:26379" for name in ("sentinel-1", "sentinel-2", "sentinel-3")]
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        assert f"sentinel monitor {master} redis 6379 2" in sentinel_config(services[name])
+    assert environment(services["migrate"])["REDIS_SENTINELS"] == env["REDIS_SENTINELS"]  # one x-app environment
+
+
+def test_the_replica_follows_the_primary_with_the_password(services):
+    replica = services["redis-replica"]
+    words = command_words(replica)
+    assert words[0] == "redis-server"
+    assert words[words.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    for name in ("--requirepass", "--masterauth"):
+        assert REQUIRED_VARIABLE.match(flag(words, name)), name
+    assert flag(words, "--replica-announce-ip") == "redis-replica"
+    assert "--appendonly" in words and "--maxmemory-policy" in words
+    assert any(volume.endswith(":/data") for volume in replica["volumes"])
+    assert replica["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "redis-cli" in " ".join(replica["healthcheck"]["test"])
+    assert REQUIRED_VARIABLE.match(environment(replica)["REDISCLI_AUTH"])
+
+
+def test_the_primary_can_come_back_as_a_replica(services):
+    words = command_words(services["redis"])
+    assert flag(words, "--masterauth") == flag(words, "--requirepass")
+    assert flag(words, "--replica-announce-ip") == "redis"
+
+
+def test_three_sentinels_each_with_its_own_config_volume(compose, services):
+    sentinels = [services[f"sentinel-{n}"] for n in (1, 2, 3)]
+    volumes = [service["volumes"][0] for service in sentinels]
+    assert len(set(volumes)) == 3 and all(volume.endswith(":/data") for volume in volumes)
+    assert {volume.split(":")[0] for volume in volumes} <= set(compose["volumes"])
+    assert {service["hostname"] for service in sentinels} == {"sentinel-1", "sentinel-2", "sentinel-3"}
+    for service in sentinels:
+        config = sentinel_config(service)
+        assert config[0] == "port 26379"
+        # Hostnames are resolved and announced, before the monitor line that names `redis`.
+        assert config.index("sentinel resolve-hostnames yes") < config.index("sentinel monitor reader redis 6379 2")
+        assert "sentinel announce-hostnames yes" in config
+        assert "sentinel auth-pass reader $REDIS_PASSWORD" in config  # from the environment, never a literal
+        assert REQUIRED_VARIABLE.match(environment(service)["REDIS_PASSWORD"])
+        assert "if [ ! -f /data/sentinel.conf ]" in command_words(service)[-1]  # written once: Sentinel rewrites it
+        assert command_words(service)[-1].rstrip().endswith("exec redis-server /data/sentinel.conf --sentinel")
+        assert "ckquorum reader" in " ".join(service["healthcheck"]["test"])
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
