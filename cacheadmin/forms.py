@@ -44,8 +44,8 @@ class WarmForm(forms.Form):
         data = super().clean()
         if self.errors:
             return data
-        if data.get("all") and data.get("books"):
-            raise forms.ValidationError("Choose books or all books, not both.")
-        if not data.get("all") and not data.get("books"):
-            raise forms.ValidationError("Enter book ids, or tick 'All books'.")
+        try:
+            operations.check_warm_target(data.get("books"), data.get("all"), books="book ids", everything="'All books'")
+        except operations.InvalidWarmTarget as error:
+            raise forms.ValidationError(str(error)) from error
         return data

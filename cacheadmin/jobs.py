@@ -54,10 +54,7 @@ def start_warm(book_ids=None, all_books=False, user=None):
     when the broker refuses the job (the job is recorded as failed). Inside an outer
     transaction the job is enqueued when that transaction commits.
     """
-    if all_books and book_ids:
-        raise ValueError("Warm either chosen books or all books, not both.")
-    if not all_books and not book_ids:
-        raise ValueError("Name the books to warm, or warm all books.")
+    operations.check_warm_target(book_ids, all_books)
     if not response_cache.available():
         raise CacheUnavailable
     _forget_old_jobs()

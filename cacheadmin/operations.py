@@ -235,6 +235,22 @@ class WarmResult:
         return "No such book(s): " + ", ".join(map(str, self.missing)) + "." if self.missing else ""
 
 
+class InvalidWarmTarget(ValueError):
+    """Books and all books at once, or neither."""
+
+
+def check_warm_target(book_ids, all_books, books="the books", everything="all books"):
+    """The one rule of what to warm: some books or all of them, not both, not neither.
+
+    `books` and `everything` name the two choices as the caller's interface does
+    ('"books"' and '"all": true' in JSON, '--book' and '--all' on the command line).
+    """
+    if all_books and book_ids:
+        raise InvalidWarmTarget(f"Give {books} or {everything}, not both.")
+    if not all_books and not book_ids:
+        raise InvalidWarmTarget(f"Give {books} or {everything}.")
+
+
 def warm(book_ids=None, all_books=False, progress=None):
     """Compute and store the reads declared for warming a book, for these books or all.
 
@@ -244,10 +260,7 @@ def warm(book_ids=None, all_books=False, progress=None):
     progress(done, total) is called before the first book and after each one.
     CacheUnavailable while Redis is unreachable.
     """
-    if all_books and book_ids:
-        raise ValueError("Warm either chosen books or all books, not both.")
-    if not all_books and not book_ids:
-        raise ValueError("Name the books to warm, or warm all books.")
+    check_warm_target(book_ids, all_books)
     response_cache.run(lambda client: client.ping())  # fail fast, before any SQL
 
     wanted = None if all_books else sorted({int(book_id) for book_id in book_ids})

@@ -135,10 +135,12 @@ class WarmSerializer(serializers.Serializer):
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, data):
-        if data.get("all") and data.get("books"):
-            raise ValidationError('Send either "books" or "all": true, not both.')
-        if not data.get("all") and not data.get("books"):
-            raise ValidationError('Send "books": [ids] or "all": true.')
+        try:
+            operations.check_warm_target(
+                data.get("books"), data.get("all"), books='"books": [ids]', everything='"all": true'
+            )
+        except operations.InvalidWarmTarget as error:
+            raise ValidationError(str(error)) from error
         return data
 
 

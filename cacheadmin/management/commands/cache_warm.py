@@ -29,10 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Do not show a progress bar.")
 
     def handle(self, *args, books=None, all_books=False, no_progress=False, **options):
-        if all_books and books:
-            raise CommandError("Pass --book or --all, not both.")
-        if not all_books and not books:
-            raise CommandError("Pass --book ID (repeatable) or --all.")
+        try:
+            operations.check_warm_target(books, all_books, books="--book ID (repeatable)", everything="--all")
+        except operations.InvalidWarmTarget as error:
+            raise CommandError(str(error)) from error
         bar = None
 
         def progress(done, total):
