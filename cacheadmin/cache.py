@@ -471,10 +471,12 @@ class Relay:
     local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
     local missed = tonumber(ARGV[1])
     local applied = tonumber(redis.call('GET', KEYS[1]) or '-1')
-    if (missed >= 0 and applied ~= missed) or redis.call('GET', KEYS[3]) ~= run_id then
+    local changed = redis.call('GET', KEYS[3]) ~= run_id
+    if (missed >= 0 and applied ~= missed) or changed then
         redis.call('SET', KEYS[2], ARGV[2])
         if missed >= 0 then redis.call('SET', KEYS[1], missed) end
         redis.call('SET', KEYS[3], run_id)
+        if changed then return 2 end
         return 1
     end
     return 0
@@ -554,7 +556,7 @@ class Relay:
         except DatabaseError as error:
             raise CacheUnavailable from error  # nothing can be trusted until we know
         retired = client.eval(self.BUMP, 3, *self._keys(), missed, new_generation())
-        metrics.relay_caught_up(self.pending, retired, restarted=False)
+        metrics.relay_caught_up(self.pending, retired, restarted=retired == 2)  # 2: another server
         self.pending = False
         return bool(retired)
 

@@ -27,13 +27,14 @@ def book(user):
 def cache_on(settings, target, factory):
     current = settings.CACHES["default"]
     settings.CACHES = {
+        **settings.CACHES,
         "default": redis_cache(
             target,
             key_prefix=current["KEY_PREFIX"],
             timeout=current["TIMEOUT"],
             options={"SERIALIZER": current["OPTIONS"]["SERIALIZER"]},
             connection_factory=f"cacheadmin.connections.{factory}",
-        )
+        ),
     }
 
 

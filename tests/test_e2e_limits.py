@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 
 from tests.factories import make_book
+from tests.gunicorn_server import ROOT, database_url
 from tests.redis_server import free_port
-from tests.test_e2e_gunicorn import ROOT, database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

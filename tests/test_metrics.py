@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from books import cached
 from books.models import Visibility
 from cacheadmin import metrics
-from cacheadmin.cache import response_cache
+from cacheadmin.cache import SERVER_KEY, response_cache
 from cacheadmin.models import InvalidationLog
 from cacheadmin.responses import compute
 from tests.conftest import APIClient, client_for
@@ -185,7 +185,7 @@ def test_relay_catch_ups_and_epoch_bumps():
     InvalidationLog.record_miss()
     relay.pending = True
     assert relay.check() is True  # a missed invalidation: every answer retired
-    relay._run_id = "a Redis that restarted"
+    response_cache.run(lambda client: client.set(response_cache.name(SERVER_KEY), "a Redis that restarted"))
     assert relay.check() is True
     after = here()
 

@@ -276,7 +276,8 @@ def test_every_operation_answers_as_the_schema_says(server, role):
             run.exercise(case)
         run.generated(operation.as_strategy(GenerationMode.POSITIVE))
         run.generated(operation.as_strategy(GenerationMode.NEGATIVE))
-        real = [{name: ids[name] for name in names} for ids in choices] if names else [{}]
+        # Objects the library seeds (books, chapters, descriptions); none for jobs or picture paths.
+        real = [{name: ids[name] for name in names} for ids in choices if set(names) <= set(ids)] if names else [{}]
         if names:
             run.generated(st.one_of(*[operation.as_strategy(GenerationMode.POSITIVE, path_parameters=p) for p in real]))
         for path_parameters in real:
