@@ -10,6 +10,7 @@ that are its own business (201, 202, 412, 503, …):
 403    a permission beyond "signed in", or a change (unsafe method) under session authentication
 404    the path has parameters: no such object, or one the caller may not read
 413    the operation takes a body over its limit
+414    the operation takes query parameters: the request line may be over the server's limit (gunicorn answers)
 415    the operation takes a body, sent in a media type it does not parse
 429    the view has throttles (``Retry-After``)
 =====  ===========================================================================================
@@ -99,6 +100,9 @@ IMPLIED_DESCRIPTIONS = {  # 400 and 304 have their own bodies: see AutoSchema._i
     415: "The body is in a media type this operation does not take.",
     429: "Too many requests: `Retry-After` says how many seconds to wait.",
 }
+URI_TOO_LONG = OpenApiResponse(
+    description="URI too long: the request line is over the server's limit (gunicorn's `limit_request_line`)."
+)
 IMPLIED_HEADERS = [
     header("WWW-Authenticate", [401], "The scheme to authenticate with: `Bearer`."),
     header("Retry-After", [429], "Seconds to wait before trying again.", required=False, type=int),
@@ -163,6 +167,8 @@ class AutoSchema(openapi.AutoSchema):
         responses = {code: error(IMPLIED_DESCRIPTIONS[code]) for code in codes if code in IMPLIED_DESCRIPTIONS}
         if 400 in codes:
             responses[400] = BAD_REQUEST
+        if takes_query:  # gunicorn's own answer (an HTML page) to a request line over its limit
+            responses[414] = URI_TOO_LONG
         if 304 in codes:
             responses[304] = NOT_MODIFIED
         return responses
