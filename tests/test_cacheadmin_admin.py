@@ -371,7 +371,7 @@ def test_clear_action_on_selected_books(superuser_client, api, user, foreign):
     confirm = superuser_client.post(BOOKS, {"action": "clear_cache", "_selected_action": [chosen.pk]})
     assert confirm.status_code == 200
     html = confirm.content.decode()
-    assert f"{chosen} <span class=\"quiet\">(id {chosen.pk})" in html and f"(id {other.pk})" not in html
+    assert f'{chosen} <span class="quiet">(id {chosen.pk})' in html and f"(id {other.pk})" not in html
     assert_confirmation_markup(html)
     assert support.response_keys() == before  # asking deletes nothing
 
