@@ -86,7 +86,11 @@ def line_chart(chart_id, label, minutes, series, y_max=None, unit=""):
         paths = format_html_join(
             "",
             '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>',
-            ((" ".join(points), colour(index)) for points in runs),
+            ((" ".join(points), colour(index)) for points in runs if len(points) > 1),
+        ) + format_html_join(  # a lone minute is a dot: a line needs two points
+            "",
+            '<circle cx="{}" cy="{}" r="3" fill="{}"/>',
+            (tuple(points[0].split(",")) + (colour(index),) for points in runs if len(points) == 1),
         )
         lines.append(format_html('<g class="series" data-read="{}"><title>{}</title>{}</g>', name, name, paths))
     return format_html(
