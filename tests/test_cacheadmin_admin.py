@@ -435,7 +435,7 @@ def test_dashboard_for_a_manager_shows_reads_charts_time_and_actions(admin_clien
     assert 'id="redis-in-use"' in html and panel.redis_in_use() in html
     assert "Memory of this app" in html and "whole Redis server" in html
     assert 'id="ttls">1 h / 5 min<' in html
-    assert 'id="cache-actions"' in html and "deletelink" in html
+    assert 'id="cache-actions"' in html and 'class="deletelink" id="clear-all"' in html
     assert 'list="book-ids"' in html and f'<option value="{book.pk}">' in html
     assert error_banners(html) == 0
 
