@@ -15,7 +15,8 @@ class ChapterInline(admin.TabularInline):
 
 @admin.register(Book)
 class BookAdmin(CacheActionsMixin, admin.ModelAdmin):
-    list_display = ["title", "author", "owner", "visibility", "chapter_count", "word_count", "created_at"]
+    list_display = ["id", "title", "author", "owner", "visibility", "chapter_count", "word_count", "created_at"]
+    list_display_links = ["id", "title"]
     list_filter = ["visibility", "file_format", "language", "genre"]
     search_fields = ["title", "author", "owner__username"]
     readonly_fields = [

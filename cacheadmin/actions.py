@@ -4,7 +4,9 @@ Only staff with the cache permission see or run them; each run is recorded in th
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from cacheadmin import audit, jobs, operations
@@ -34,16 +36,36 @@ def warm_cache(modeladmin, request, queryset):
 
 @admin.action(description="Clear cache for selected books", permissions=["manage_cache"])
 def clear_cache(modeladmin, request, queryset):
+    """First a confirmation page naming the books (as Django's delete_selected), then the clear."""
+    if request.POST.get("post") != "yes":
+        return _confirm_clear(modeladmin, request, queryset)
     book_ids = _book_ids(queryset)
     try:
         deleted = operations.clear_books(book_ids)
     except CacheUnavailable:
         modeladmin.message_user(request, operations.unavailable_message(), messages.ERROR)
-        return
+        return None
     audit.cleared_books(request.user, book_ids, deleted, audit.ADMIN)
     modeladmin.message_user(
         request, f"Cleared the cache of {len(book_ids)} book(s): {deleted} key(s) deleted.", messages.SUCCESS
     )
+    return None
+
+
+def _confirm_clear(modeladmin, request, queryset):
+    opts = modeladmin.model._meta
+    books = list(queryset.order_by("pk"))
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Clear the cache of these books?",
+        "opts": opts,
+        "app_label": opts.app_label,
+        "books": books,
+        "action_name": "clear_cache",
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+    }
+    return TemplateResponse(request, "admin/cacheadmin/confirm_clear_books.html", context)
 
 
 class CacheActionsMixin:

@@ -47,6 +47,9 @@ LEASE_SECONDS = 5
 WARM_BATCH = 500  # answers per MGET and pipeline when warming
 LEASE_POLL_SECONDS = 0.01
 STATS_KEY = "stats:reads"
+STATS_MINUTE_KEY = "stats:minute"  # + ":{epoch minute}": that minute's counts, kept STATS_MINUTE_SECONDS
+STATS_MINUTE_SECONDS = 2 * 3600
+STATS_SINCE_KEY = "stats:since"  # when the counters started (epoch seconds)
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
 APPLIED_KEY = "relay:missed-applied"
 SERVER_KEY = "relay:server"  # run_id of the server that last checked itself (Relay.BUMP)
@@ -393,11 +396,16 @@ class ResponseCache:
         if not pending:
             return
         name = self.name(STATS_KEY)
+        now = int(time.time())
+        minute = self.name(f"{STATS_MINUTE_KEY}:{now // 60}")  # the panel's last hour (a bounded series)
 
         def flush(client):
             pipe = client.pipeline(transaction=False)
             for field_name, amount in pending.items():
                 pipe.hincrby(name, field_name, amount)
+                pipe.hincrby(minute, field_name, amount)
+            pipe.expire(minute, STATS_MINUTE_SECONDS)
+            pipe.set(self.name(STATS_SINCE_KEY), now, nx=True)
             pipe.execute()
 
         try:

@@ -27,7 +27,7 @@ class WarmForm(forms.Form):
         required=False,
         label="Book ids",
         help_text="Separated by commas or spaces.",
-        widget=forms.TextInput(attrs={"placeholder": "1, 2, 3", "size": 40}),
+        widget=forms.TextInput(attrs={"placeholder": "1, 2, 3", "size": 40, "list": "book-ids"}),
     )
     all = forms.BooleanField(required=False, label="All books")
 

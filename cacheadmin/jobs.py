@@ -108,7 +108,7 @@ def run(job_id):
         log.exception("Warm job %s failed", job.pk)
         _finish(job.pk, State.FAILED, progress, error=f"{type(error).__name__}: {error}")
     else:
-        _finish(job.pk, State.DONE, progress, keys=result.keys, missing=result.missing)
+        _finish(job.pk, State.DONE, progress, keys=result.keys, already=result.already, missing=result.missing)
     finally:
         heartbeat.stop()
 

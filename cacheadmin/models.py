@@ -73,7 +73,8 @@ class WarmJob(models.Model):
     book_ids = models.JSONField(default=list, blank=True)
     books_total = models.PositiveIntegerField(null=True, blank=True)  # known once the job starts
     books_done = models.PositiveIntegerField(default=0)
-    keys = models.PositiveIntegerField(default=0)
+    keys = models.PositiveIntegerField(default=0)  # answers computed and written
+    already = models.PositiveIntegerField(default=0)  # answers that were cached and still valid
     missing = models.JSONField(default=list, blank=True)  # asked-for ids that do not exist
     error = models.TextField(blank=True)
     requested_by = models.ForeignKey(

@@ -25,6 +25,7 @@ from cacheadmin.responses import compute
 
 SCAN_COUNT = 1000
 DELETE_BATCH = 500
+MAX_PATTERN_LENGTH = 200
 PATTERN_HELP = (
     "A pattern is 1 to 200 characters of letters, digits, ':', '_', '-' and '*' (the wildcard), such as 'book:7:*'."
 )
@@ -34,8 +35,21 @@ class InvalidPattern(ValueError):
     """A clear pattern that registry.is_valid_pattern refuses."""
 
     def __init__(self, pattern):
-        super().__init__(PATTERN_HELP)
+        super().__init__(pattern_problem(pattern) or PATTERN_HELP)
         self.pattern = pattern
+
+
+def pattern_problem(pattern):
+    """What is wrong with a clear pattern, in words ('' when nothing is)."""
+    if not isinstance(pattern, str) or not pattern:
+        return "Enter a pattern, such as 'book:7:*'."
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return f"The pattern has {len(pattern):,} characters; at most {MAX_PATTERN_LENGTH} are allowed."
+    bad = sorted({char for char in pattern if not (char.isascii() and (char.isalnum() or char in ":_-*"))})
+    if bad:
+        shown = ", ".join(f"'{char}'" for char in bad)
+        return f"The pattern may not contain {shown}: only letters, digits, ':', '_', '-' and '*' are allowed."
+    return ""
 
 
 def unavailable_message():
@@ -57,7 +71,7 @@ def validate_pattern(pattern):
 # --- scanning the response cache --------------------------------------------------
 
 
-def _response_keys(client, pattern):
+def response_keys(client, pattern):
     """(stored name, logical key) of every response-cache key matching a logical pattern."""
     backend = response_cache.backend()
     match = backend.client.make_pattern(pattern)  # django-redis adds (and escapes) prefix and version
@@ -74,7 +88,7 @@ def _delete_matching(patterns, wanted=None):
         deleted = 0
         for pattern in patterns:
             batch = []
-            for name, logical in _response_keys(client, pattern):
+            for name, logical in response_keys(client, pattern):
                 if wanted is None or wanted(logical):
                     batch.append(name)
                 if len(batch) >= DELETE_BATCH:
@@ -130,7 +144,7 @@ def stats():
 
 def _read_stats(client):
     counted_keys = Counter()
-    for _, logical in _response_keys(client, "*"):
+    for _, logical in response_keys(client, "*"):
         counted_keys[registry.read_of_key(logical).name] += 1
     counters = {}
     for name, value in client.hgetall(response_cache.name(STATS_KEY)).items():
@@ -193,7 +207,7 @@ def preview_pattern(pattern, sample_size=10):
 
     def count(client):
         total, sample = 0, []
-        for _, logical in _response_keys(client, pattern):
+        for _, logical in response_keys(client, pattern):
             total += 1
             if len(sample) < sample_size:
                 sample.append(logical)

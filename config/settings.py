@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # intcomma in the cache panel
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",

@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from books.models import Book, Chapter, Description, Visibility
-from cacheadmin.cache import STATS_KEY, response_cache
+from cacheadmin.cache import STATS_KEY, STATS_MINUTE_KEY, STATS_MINUTE_SECONDS, STATS_SINCE_KEY, response_cache
 from reader.models import ReadingProgress
 from tests import cacheadmin_support as support
 from tests.conftest import client_for
@@ -223,8 +223,11 @@ def test_unknown_tokens_and_missing_books_leave_nothing_that_outlives_the_dynami
         assert stranger.get(f"/api/v1/books/{book.pk}/").status_code == 401
         assert api.get(f"/api/v1/books/{10**9 + n}/").status_code == 404
         assert api.get(f"/api/v1/books/{10**9 + n}/chapters/1/").status_code == 404
-    added = support.stored_under_prefix() - before - {STATS_KEY}  # one fixed hash of counters
+    added = support.stored_under_prefix() - before - {STATS_KEY, STATS_SINCE_KEY}  # fixed counters
     client = support.raw_redis()
+    minutes = {key for key in added if key.startswith(f"{STATS_MINUTE_KEY}:")}  # the panel's last hour, bounded
+    assert all(0 < client.ttl(response_cache.name(key)) <= STATS_MINUTE_SECONDS for key in minutes)
+    added -= minutes
     ttls = {key: client.ttl(response_cache.name(key)) for key in added}
     assert {key: ttl for key, ttl in ttls.items() if not 0 < ttl <= settings.REDIS_CACHE_DYNAMIC_TTL} == {}
     assert not [key for key in added if key.startswith("auth:")]  # unknown tokens are answered, not stored

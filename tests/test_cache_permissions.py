@@ -127,7 +127,7 @@ def test_book_actions_need_the_permission(api, user):
     assert changelist.status_code == 200
     assert b"warm_cache" not in changelist.content and b"clear_cache" not in changelist.content
     for action in ("warm_cache", "clear_cache"):
-        client.post(BOOKS, {"action": action, "_selected_action": [book.pk]})
+        client.post(BOOKS, {"action": action, "_selected_action": [book.pk], "post": "yes"})
     assert support.response_keys() == before
     assert cache_entries() == []
 
@@ -190,7 +190,7 @@ def test_every_clear_and_warm_in_the_admin_is_in_the_admin_log_and_recent_action
     every = warmed_in_the_admin(lambda: client.post(f"{PANEL}warm/", {"all": "on"}))
     client.post(f"{PANEL}clear/")
     action = warmed_in_the_admin(lambda: client.post(BOOKS, {"action": "warm_cache", "_selected_action": [book.pk]}))
-    client.post(BOOKS, {"action": "clear_cache", "_selected_action": [book.pk]})
+    client.post(BOOKS, {"action": "clear_cache", "_selected_action": [book.pk], "post": "yes"})
 
     messages = [entry.change_message for entry in cache_entries()]
     assert messages == [

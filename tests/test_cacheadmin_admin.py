@@ -1,11 +1,17 @@
 """The Django admin's cache panel and the cache actions on the Book changelist."""
 
+import re
+import time
+
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
-from cacheadmin.cache import response_cache
+from cacheadmin import operations, panel
+from cacheadmin.cache import STATS_MINUTE_KEY, STATS_MINUTE_SECONDS, response_cache
 from cacheadmin.models import WarmJob
+from cacheadmin.registry import registry
+from config.redis_config import RedisTarget
 from tests import cacheadmin_support as support
 from tests.celery_worker import wait_until_finished
 from tests.factories import UserFactory, make_book
@@ -238,6 +244,7 @@ def test_warm_chosen_books(admin_client, api, user, celery_worker):
     page = admin_client.get(job_page(job)).content.decode()
     expected = support.book_response_keys(first) | support.book_response_keys(second)
     assert f"Warmed 2 book(s): {len(expected)} cached answer(s) written." in page
+    assert 'id="job-already">0<' in page
     assert 'id="job-state">done<' in page
     assert 'http-equiv="refresh"' not in page  # a finished job's page stays still
     assert support.response_keys() == expected
@@ -360,7 +367,17 @@ def test_clear_action_on_selected_books(superuser_client, api, user, foreign):
     api.get(f"/api/v1/books/{other.pk}/progress/")
     others = support.other_keys()
 
-    response = superuser_client.post(BOOKS, {"action": "clear_cache", "_selected_action": [chosen.pk]}, follow=True)
+    before = support.response_keys()
+    confirm = superuser_client.post(BOOKS, {"action": "clear_cache", "_selected_action": [chosen.pk]})
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    assert f'{chosen} <span class="quiet">(id {chosen.pk})' in html and f"(id {other.pk})" not in html
+    assert_confirmation_markup(html)
+    assert support.response_keys() == before  # asking deletes nothing
+
+    response = superuser_client.post(
+        BOOKS, {"action": "clear_cache", "_selected_action": [chosen.pk], "post": "yes"}, follow=True
+    )
 
     deleted = len(support.book_response_keys(chosen)) + 1  # and the reader's progress of it
     assert any(f"{deleted} key(s) deleted" in text for text in texts(response))
@@ -372,6 +389,203 @@ def test_clear_action_on_selected_books(superuser_client, api, user, foreign):
 def test_book_actions_while_redis_is_down_show_a_message(superuser_client, user, redis_down):
     book = make_book(user)
     for action in ("warm_cache", "clear_cache"):
-        response = superuser_client.post(BOOKS, {"action": action, "_selected_action": [book.pk]}, follow=True)
+        data = {"action": action, "_selected_action": [book.pk], "post": "yes"}
+        response = superuser_client.post(BOOKS, data, follow=True)
         assert response.status_code == 200
         assert any("unreachable" in text for text in texts(response))
+
+
+# --- the panel over time and acting safely ----------------------------------------------
+
+
+def assert_confirmation_markup(html):
+    """Django's own delete confirmation: its buttons, the page class that styles them."""
+    assert "delete-confirmation" in html
+    assert '<input type="submit" value="Yes, I’m sure">' in html
+    assert '<a href="#" class="button cancel-link">No, take me back</a>' in html
+    assert "admin/js/cancel.js" in html
+
+
+def error_banners(html):
+    return html.count('class="error"')  # the admin's message list: one <li class="error"> per banner
+
+
+def test_dashboard_for_a_manager_shows_reads_charts_time_and_actions(admin_client, api, user):
+    book = make_book(user)
+    for _ in range(3):
+        api.get(f"/api/v1/books/{book.pk}/")
+    api.get("/api/v1/books/")
+
+    response = admin_client.get(PANEL)
+
+    html = response.content.decode()
+    read_names = [read.name for read in registry.response_reads()]
+    for chart in ("chart-requests", "chart-hit-rate"):
+        svg = html[html.index(f'<svg id="{chart}"') : html.index("</svg>", html.index(f'<svg id="{chart}"'))]
+        assert svg.count('<g class="series"') == len(read_names)
+        for name in read_names:
+            assert f'data-read="{name}"' in svg
+    rows = {row["name"]: row for row in response.context["read_rows"]}
+    assert set(rows) == set(read_names)
+    book_read = registry.read_of_key(f"book:{book.pk}:metadata").name
+    assert (rows[book_read]["hits"], rows[book_read]["misses"]) == (2, 1)
+    assert (rows[book_read]["hour"].total_hits, rows[book_read]["hour"].total_misses) == (2, 1)
+    assert 'id="as-of"' in html and "Counting since" in html
+    assert 'id="refresh"' in html and "?refresh=30" in html
+    assert 'id="redis-in-use"' in html and panel.redis_in_use() in html
+    assert "Memory of this app" in html and "whole Redis server" in html
+    assert 'id="ttls">1 h / 5 min<' in html
+    assert 'id="cache-actions"' in html and 'class="deletelink" id="clear-all"' in html
+    assert 'list="book-ids"' in html and f'<option value="{book.pk}">' in html
+    assert error_banners(html) == 0
+
+
+def test_dashboard_auto_refresh_is_a_choice(admin_client):
+    assert 'http-equiv="refresh"' not in admin_client.get(PANEL).content.decode()
+    html = admin_client.get(PANEL + "?refresh=30").content.decode()
+    assert '<meta http-equiv="refresh" content="30">' in html
+    assert "Stop refreshing" in html
+
+
+def test_dashboard_for_a_stats_only_viewer_has_no_action_forms(stats_viewer):
+    client = Client()
+    client.force_login(stats_viewer)
+    response = client.get(PANEL)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="chart-requests"' in html
+    assert 'id="read-only-note"' in html
+    assert "<form" not in html.split('id="content-main"')[1]
+    assert CLEAR not in html
+
+
+def test_dashboard_with_redis_down_shows_one_banner_and_no_actions(admin_client, redis_down):
+    html = admin_client.get(PANEL).content.decode()
+    assert error_banners(html) == 1
+    assert "<form" not in html.split('id="content-main"')[1]
+    assert 'id="actions-unavailable"' in html
+    assert 'id="redis-in-use"' in html
+
+
+def test_an_action_while_redis_is_down_leads_to_one_banner(admin_client, redis_down):
+    cleared = admin_client.post(CLEAR, follow=True)
+    previewed = admin_client.post(PATTERN, {"pattern": "book:*"}, follow=True)
+    for response in (cleared, previewed):
+        assert response.redirect_chain[-1][0] == PANEL
+        assert error_banners(response.content.decode()) == 1
+
+
+def test_confirmation_pages_look_like_djangos_delete_confirmation(admin_client, api, user):
+    book = make_book(user)
+    api.get(f"/api/v1/books/{book.pk}/")
+    assert_confirmation_markup(admin_client.get(CLEAR).content.decode())
+    assert_confirmation_markup(admin_client.post(PATTERN, {"pattern": "book:*"}).content.decode())
+
+
+def test_pattern_preview_shows_the_total_and_how_many_more(admin_client, api, user):
+    books = [make_book(user, chapters=0) for _ in range(12)]
+    for book in books:
+        api.get(f"/api/v1/books/{book.pk}/")
+    response = admin_client.post(PATTERN, {"pattern": "book:*:metadata"})
+    html = response.content.decode()
+    assert 'id="match-count">12<' in html
+    assert html.count("<li><code>book:") == 10
+    assert 'id="match-more">and 2 more<' in html
+
+
+@pytest.mark.parametrize(
+    ("pattern", "said"),
+    [("book:1:?", "'?'"), ("book:<1>/", "'/', '<', '>'"), ("x" * 201, "201"), ("", "required")],
+)
+def test_pattern_errors_say_what_is_wrong_in_valid_markup(admin_client, pattern, said):
+    response = admin_client.post(PATTERN, {"pattern": pattern})
+    error = " ".join(response.context["form"].errors["pattern"])
+    assert said in error
+    assert operations.PATTERN_HELP not in error
+    html = response.content.decode()
+    assert '<ul class="errorlist"' in html
+    assert not re.search(r"<p>[^<]*<ul class=\"errorlist", html)
+
+
+def test_warm_form_errors_are_not_inside_a_paragraph(admin_client):
+    html = admin_client.post(WARM, {"books": "1, x"}).content.decode()
+    assert "&#x27;x&#x27; is not a book id." in html
+    assert not re.search(r"<p>[^<]*<ul class=\"errorlist", html)
+
+
+def test_a_job_whose_answers_were_all_cached_says_so(admin_client):
+    job = WarmJob.objects.create(book_ids=[3], state=WarmJob.State.DONE, books_total=1, books_done=1, keys=0, already=7)
+    page = admin_client.get(job_page(job)).content.decode()
+    assert "all 7 answer(s) were already cached; nothing needed writing." in page
+
+
+def test_warming_cached_books_again_records_them_as_already_cached(admin_client, user, celery_worker):
+    book = support.book_with_content(user)
+    first = wait_until_finished(warm_job_from(admin_client.post(WARM, {"books": str(book.pk)}, follow=True)).pk)
+    again = wait_until_finished(warm_job_from(admin_client.post(WARM, {"books": str(book.pk)}, follow=True)).pk)
+    assert (first.keys, first.already) == (len(support.book_response_keys(book)), 0)
+    assert (again.keys, again.already) == (0, first.keys)
+    assert "were already cached" in admin_client.get(job_page(again)).content.decode()
+
+
+def test_numbers_have_thousands_separators(admin_client):
+    WarmJob.objects.create(book_ids=[3], state=WarmJob.State.DONE, books_total=1, books_done=1, keys=12345)
+    assert "12,345" in admin_client.get(PANEL).content.decode()
+
+
+def test_book_changelist_has_an_id_column(superuser_client, user):
+    book = make_book(user)
+    html = superuser_client.get(BOOKS).content.decode()
+    assert "column-id" in html and f">{book.pk}</a>" in html
+
+
+# --- the time series ------------------------------------------------------------------
+
+
+def test_the_minute_series_counts_the_reads_made_and_expires(api, user):
+    book = make_book(user)
+    for _ in range(4):
+        api.get(f"/api/v1/books/{book.pk}/")
+    response_cache.flush_stats()
+    hour = panel.last_hour()
+    name = registry.read_of_key(f"book:{book.pk}:metadata").name
+    series = {one.name: one for one in hour.reads}[name]
+    assert (series.total_hits, series.total_misses) == (3, 1)
+    assert len(series.hits) == panel.MINUTES
+    assert hour.since is not None
+    client = support.raw_redis()
+    minutes = [key for key in support.other_keys() if key.startswith(f"{STATS_MINUTE_KEY}:")]
+    assert minutes
+    for key in minutes:
+        assert 0 < client.ttl(response_cache.name(key)) <= STATS_MINUTE_SECONDS
+
+
+def test_the_series_forgets_minutes_older_than_the_window(api, user):
+    book = make_book(user)
+    api.get(f"/api/v1/books/{book.pk}/")
+    response_cache.flush_stats()
+    later = panel.last_hour(now=time.time() + 3 * 3600)
+    assert sum(one.total_hits + one.total_misses for one in later.reads) == 0
+
+
+def test_app_memory_is_measured_and_estimated_when_sampled(api, user):
+    for book in [make_book(user, chapters=0) for _ in range(3)]:
+        api.get(f"/api/v1/books/{book.pk}/")
+    whole = panel.app_memory()
+    assert (whole.keys, whole.sampled, whole.estimated) == (3, 3, False)
+    assert whole.bytes > 0
+    sampled = panel.app_memory(sample=1)
+    assert (sampled.keys, sampled.sampled, sampled.estimated) == (3, 1, True)
+    assert sampled.bytes > 0
+
+
+def test_the_redis_in_use_never_shows_a_password(settings):
+    settings.REDIS = RedisTarget(url="redis://user:s3cret@cache.example:6380/2")
+    assert panel.redis_in_use() == "cache.example:6380/2"
+    settings.REDIS = RedisTarget(url="redis://:s3cret@x/3", sentinels=(("s1", 26379),), master="mymaster")
+    shown = panel.redis_in_use()
+    assert "mymaster" in shown and "s3cret" not in shown
+
+
+def test_durations_read_as_people_say_them():
+    assert [panel.duration(s) for s in (3600, 300, 90, 5400, 0)] == ["1 h", "5 min", "1 min 30 s", "1 h 30 min", "0 s"]
