@@ -76,10 +76,11 @@ class Breaker:
     call goes through as a probe while the others are still refused.
     """
 
-    def __init__(self):
+    def __init__(self, counted=True):
         self._lock = threading.Lock()
         self._open_until = 0.0
         self.trips = 0  # failures seen by this process: each cost one timeout at most
+        self.counted = counted  # in the response cache's breaker metrics
 
     def allow(self):
         if not self._open_until:
@@ -93,13 +94,18 @@ class Breaker:
 
     def failed(self):
         self.trips += 1
-        metrics.breaker_tripped()
+        if self.counted:
+            metrics.breaker_tripped()
         self._open_until = time.monotonic() + settings.REDIS_CACHE_RETRY_SECONDS
 
     def succeeded(self):
-        if self._open_until:
+        if self._open_until and self.counted:
             metrics.breaker_closed()
         self._open_until = 0.0
+
+    @property
+    def open(self):
+        return bool(self._open_until)
 
 
 @dataclass(frozen=True)

@@ -33,41 +33,13 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from cacheadmin import metrics
+from cacheadmin.cache import Breaker
 
 log = logging.getLogger(__name__)
 
 ALIAS = "throttle"
 REDIS_ERRORS = (RedisError, ConnectionInterrupted, OSError)
 MEMORY_MAX_KEYS = 100_000
-
-
-class Breaker:
-    """After a Redis failure, counting stays in memory for REDIS_CACHE_RETRY_SECONDS; then one
-    request probes Redis while the others keep counting in memory."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._open_until = 0.0
-
-    def allow(self):
-        if not self._open_until:
-            return True
-        with self._lock:
-            now = time.monotonic()
-            if now < self._open_until:
-                return False
-            self._open_until = now + settings.REDIS_CACHE_RETRY_SECONDS
-            return True
-
-    def failed(self):
-        self._open_until = time.monotonic() + settings.REDIS_CACHE_RETRY_SECONDS
-
-    def succeeded(self):
-        self._open_until = 0.0
-
-    @property
-    def open(self):
-        return bool(self._open_until)
 
 
 class MemoryWindows:
@@ -105,7 +77,7 @@ class WindowCounter:
 
     def __init__(self, alias=ALIAS):
         self.alias = alias
-        self.breaker = Breaker()
+        self.breaker = Breaker(counted=False)  # the response cache's breaker, kept apart
         self.memory = MemoryWindows()
 
     def hit(self, key, seconds):
