@@ -1,0 +1,97 @@
+"""Warm hits of an older checkout against this one, side by side through wrk (A/B).
+
+    git worktree add /tmp/oldtree <commit> && ln -s $PWD/.venv /tmp/oldtree/.venv
+    OLD_TREE=/tmp/oldtree .venv/bin/python bench/compare_releases.py
+
+Three services on one redis-server of the bench's own and PostgreSQL (reader_bench): the old
+checkout, this one, and this one with the read throttle off (its Redis round trip isolated).
+Rounds interleave the services; the median of ROUNDS runs of SECS seconds is reported. The
+in-process part (data, migrations) runs this checkout's code; the old service only reads.
+"""
+
+import contextlib
+import importlib.util
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OLD = Path(os.environ.get("OLD_TREE", "/tmp/oldtree"))
+DATABASE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/reader_bench")
+
+
+def load_module(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def old_service_class():
+    """The old checkout's bench Service; its import puts the old tree first on sys.path: undone."""
+    saved = list(sys.path)
+    service = load_module("bench_old", OLD / "bench/run.py").Service
+    sys.path[:] = saved
+    for name in [m for m in sys.modules if m.split(".")[0] in ("books", "reader", "cacheadmin", "config")]:
+        del sys.modules[name]
+    return service
+
+
+def wrk(port, path, token, seconds):
+    command = ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}"]
+    command += ["-H", "Accept: application/json", f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main():
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
+    old_service = old_service_class()
+    import common
+    from redis_server import RedisServer
+
+    run = load_module("bench_run", ROOT / "bench/run.py")
+    rounds, seconds = int(os.environ.get("ROUNDS", "3")), os.environ.get("SECS", "3")
+    redis = RedisServer(Path("/tmp"), persist=False)
+    redis.start()
+    try:
+        common.ensure_database(DATABASE)
+        common.setup_django(DATABASE, redis.url)
+        _, token, book = run.make_data(3000)
+        paths = {"healthz": "/healthz", **run.read_paths(book)}
+        with contextlib.ExitStack() as stack:
+            services = {
+                "old": stack.enter_context(
+                    old_service(
+                        redis.url, 5, REDIS_KEY_PREFIX="old", DATABASE_URL=DATABASE, REDIS_CACHE_RELAY_SECONDS="0.25"
+                    )
+                ),
+                "new": stack.enter_context(common.Service(DATABASE, redis.url, 5, REDIS_KEY_PREFIX="new")),
+                "new, no read throttle": stack.enter_context(
+                    common.Service(DATABASE, redis.url, 5, REDIS_KEY_PREFIX="new2", THROTTLE_READ_RATE="off")
+                ),
+            }
+            for service in services.values():
+                for path in paths.values():
+                    for _ in range(3):
+                        common.http_get(service.port, path, token)
+            results = {}
+            for _ in range(rounds):
+                for name, path in paths.items():
+                    for which, service in services.items():
+                        results.setdefault((name, which), []).append(wrk(service.port, path, token, seconds))
+        print(f"load average {os.getloadavg()}")
+        print("| read | old req/s | new req/s | new/old | new, no read throttle | /old |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name in paths:
+            old, new, bare = (statistics.median(results[(name, w)]) for w in services)
+            print(f"| {name} | {old:.0f} | {new:.0f} | {new / old:.2f} | {bare:.0f} | {bare / old:.2f} |")
+    finally:
+        redis.stop()
+
+
+if __name__ == "__main__":
+    main()
