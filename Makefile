@@ -2,7 +2,7 @@
 #
 #   make run     migrate, collect static files, seed the demo data, serve on 127.0.0.1:8000
 #                with a Celery worker beside gunicorn (both stop together; GUNICORN_START_WORKER=0: no worker)
-#   make test    run the test suite (PYTEST_ARGS="-x -k cache" passes arguments to pytest)
+#   make test    run the test suite in 2 processes (PYTEST_WORKERS=N; PYTEST_ARGS="-x -k cache" passes arguments)
 #   make lint    ruff check + ruff format --check
 #   make bench   run bench/run.py, floor/hit/off with wrk (BENCH_ARGS passes arguments to it);
 #                without wrk it falls back to Locust: install wrk with `apt-get install -y wrk`
@@ -28,6 +28,8 @@ PROD_STAMP := $(VENV)/.requirements.stamp
 DEV_STAMP := $(VENV)/.requirements-dev.stamp
 
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); 0 runs the suite in this process.
+PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 LOADTEST_ARGS ?=
 export GUNICORN_BIND ?= 127.0.0.1:8000
@@ -70,7 +72,7 @@ run: $(PROD_STAMP) dev-key
 	GUNICORN_START_WORKER=$${GUNICORN_START_WORKER:-1} PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)" exec $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi:application
 
 test: $(DEV_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
