@@ -57,6 +57,9 @@ LEADER_KEY = "relay:leader"  # the process that compares with the database every
 LEASE_ROUNDS = 3  # the leader's lease, in relay rounds: another process takes over after that
 
 
+_counted = threading.local()  # fixed-window counts of the last look-ahead (lookup_many)
+
+
 class CacheUnavailable(Exception):
     """Redis is turned off, unreachable, or resting after a failure."""
 
@@ -278,8 +281,13 @@ class ResponseCache:
         """The stored entry (None unless still valid) and the current generations."""
         return self.lookup_many([(read, params)])[0]
 
-    def lookup_many(self, reads):
-        """lookup() for several (read, params) pairs in one MGET."""
+    def lookup_many(self, reads, windows=()):
+        """lookup() for several (read, params) pairs in one MGET.
+
+        windows: (stored name, seconds) of fixed-window counters (the throttles') to count
+        one request in, in the same round trip; counted_windows() then gives their
+        (count, seconds left) by name.
+        """
         backend = self.backend()
         names, spans = [], []
         for read, params in reads:
@@ -287,7 +295,10 @@ class ResponseCache:
             names.append(backend.make_key(read.key(params)))
             names.extend(backend.make_key(gen) for gen in gens)
             spans.append(1 + len(gens))
-        values = self.run(lambda client: client.mget(names), backend)
+        if windows:
+            values = self.run(lambda client: self._mget_counting(client, names, windows), backend)
+        else:
+            values = self.run(lambda client: client.mget(names), backend)
         if self.relay.thread is None and self.stats.due():  # else the relay thread flushes
             self.flush_stats()
         found, start = [], 0
@@ -296,6 +307,29 @@ class ResponseCache:
             found.append((self._valid_entry(raw, generations, backend), generations))
             start += span
         return found
+
+    @staticmethod
+    def _mget_counting(client, names, windows):
+        pipe = client.pipeline(transaction=False)
+        pipe.mget(names)
+        for name, seconds in windows:  # as cacheadmin.throttling.WindowCounter counts
+            pipe.set(name, 0, ex=seconds, nx=True)
+            pipe.incr(name)
+            pipe.expire(name, seconds, nx=True)  # never left without a TTL
+            pipe.pttl(name)
+        values, *replies = pipe.execute()
+        counted = {}
+        for index, (name, seconds) in enumerate(windows):
+            count, remaining_ms = replies[4 * index + 1], replies[4 * index + 3]
+            counted[name] = (count, remaining_ms / 1000 if remaining_ms >= 0 else seconds)
+        _counted.windows = counted
+        return values
+
+    @staticmethod
+    def counted_windows():
+        """The counts of the last lookup_many(windows=…) of this thread, then forgotten."""
+        counted, _counted.windows = getattr(_counted, "windows", {}), {}
+        return counted
 
     @staticmethod
     def _valid_entry(raw, generations, backend):

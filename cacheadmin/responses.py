@@ -115,13 +115,31 @@ class CachedReadMixin:
             wanted.append((read, params))
         if not wanted:
             return None
+        windows = self._windows_to_count(request, user_id) if user_id is not None else {}
         try:
-            found = response_cache.lookup_many(wanted)
+            found = response_cache.lookup_many(wanted, windows=list(windows.values()))
         except CacheUnavailable:
             return None
+        if windows:
+            counted = response_cache.counted_windows()
+            request._request.counted_ahead = {
+                key: counted[name] for key, (name, _) in windows.items() if name in counted
+            }
         return LookAhead(
             token, found[0] if holder else None, user_id, params, found[-1] if params is not None else None
         )
+
+    def _windows_to_count(self, request, user_id):
+        """{throttle key: (stored name, seconds)} of the view's throttles that can count this
+        request for user_id before authentication (`count_ahead`), in the look-ahead's round
+        trip; a throttle then uses that count if authentication names the same user."""
+        windows = {}
+        for throttle in self.get_throttles():
+            ahead = getattr(throttle, "count_ahead", None)
+            window = ahead(request, self, user_id) if ahead is not None else None
+            if window is not None:
+                windows[window[0]] = window[1:]
+        return windows
 
     def get(self, request, **url_kwargs):
         read, user_id = self.cached_read, request.user.id

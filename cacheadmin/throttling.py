@@ -175,7 +175,11 @@ class WindowRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        count, self.remaining = counter.hit(key, self.duration)
+        ahead = getattr(getattr(request, "_request", request), "counted_ahead", None) or {}
+        if key in ahead:  # counted in the cached read's look-ahead, in its round trip
+            count, self.remaining = ahead.pop(key)
+        else:
+            count, self.remaining = counter.hit(key, self.duration)
         if count > self.num_requests:
             metrics.throttled(self.scope)
             return False
@@ -234,6 +238,14 @@ class UserThrottle(WindowRateThrottle):
 class ReadThrottle(UserThrottle):
     scope = "read"
 
+    def count_ahead(self, request, view, user_id):
+        """(key, stored name, seconds) to count this read in the cached read's look-ahead
+        (cacheadmin.responses), before authentication names the user; None to count as usual."""
+        if self.rate is None or not self.applies(request, view) or counter.breaker.open or not _same_redis():
+            return None
+        key = self.cache_format % {"scope": self.scope, "ident": str(user_id)}
+        return key, caches[ALIAS].make_key(key), self.duration
+
     def applies(self, request, view):
         return request.method in SAFE_METHODS
 
@@ -250,6 +262,11 @@ class UploadThrottle(UserThrottle):
 
     def applies(self, request, view):
         return request.method not in SAFE_METHODS and is_upload(request, view)
+
+
+def _same_redis():
+    """The throttle counters live in the response cache's Redis (and database): one round trip."""
+    return settings.CACHES[ALIAS]["LOCATION"] == settings.CACHES["default"]["LOCATION"]
 
 
 SIGN_IN_THROTTLES = (SignInAddressThrottle, SignInUsernameThrottle)

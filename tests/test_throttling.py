@@ -377,3 +377,19 @@ def test_other_users_are_not_slowed_by_a_guessing_script(anon, other, rates):
         assert sign_in(anon, "someone").status_code == 429
     assert time.monotonic() - started < 2.5
     assert reader.get("/api/v1/books/").status_code == 200
+
+
+def test_a_token_hit_is_counted_in_the_look_aheads_round_trip(api, user, rates, monkeypatch):
+    rates(read="100/min")
+    book = make_book(user, chapters=1)
+    url = f"/api/v1/books/{book.pk}/"
+    assert [api.get(url)["X-Cache"] for _ in range(2)] == ["MISS", "HIT"]  # the token's holder is known now
+    separate = []
+    real_hit = throttling.counter.hit
+    monkeypatch.setattr(throttling.counter, "hit", lambda *args: separate.append(args) or real_hit(*args))
+
+    assert [api.get(url)["X-Cache"] for _ in range(3)] == ["HIT"] * 3
+
+    assert separate == []  # no round trip of its own: counted with the answer's MGET
+    count = caches["throttle"].client.get_client().get(caches["throttle"].make_key(f"throttle:read:{user.pk}"))
+    assert int(count) == 5  # every read counted once
