@@ -58,6 +58,22 @@ LEASE_ROUNDS = 3  # the leader's lease, in relay rounds: another process takes o
 
 
 _counted = threading.local()  # fixed-window counts of the last look-ahead (lookup_many)
+WINDOW_REPLIES = 4
+
+
+def count_in_window(pipe, name, seconds):
+    """Queue one request's count in the fixed window `name` (the throttles' counters): created with
+    the window as its TTL, never left without one. window_count() reads the WINDOW_REPLIES replies."""
+    pipe.set(name, 0, ex=seconds, nx=True)
+    pipe.incr(name)
+    pipe.expire(name, seconds, nx=True)
+    pipe.pttl(name)
+
+
+def window_count(replies, seconds):
+    """(requests in the window, seconds until it ends) from count_in_window's replies."""
+    _, count, _, remaining_ms = replies
+    return count, remaining_ms / 1000 if remaining_ms >= 0 else seconds
 
 
 class CacheUnavailable(Exception):
@@ -312,17 +328,13 @@ class ResponseCache:
     def _mget_counting(client, names, windows):
         pipe = client.pipeline(transaction=False)
         pipe.mget(names)
-        for name, seconds in windows:  # as cacheadmin.throttling.WindowCounter counts
-            pipe.set(name, 0, ex=seconds, nx=True)
-            pipe.incr(name)
-            pipe.expire(name, seconds, nx=True)  # never left without a TTL
-            pipe.pttl(name)
+        for name, seconds in windows:
+            count_in_window(pipe, name, seconds)
         values, *replies = pipe.execute()
-        counted = {}
-        for index, (name, seconds) in enumerate(windows):
-            count, remaining_ms = replies[4 * index + 1], replies[4 * index + 3]
-            counted[name] = (count, remaining_ms / 1000 if remaining_ms >= 0 else seconds)
-        _counted.windows = counted
+        _counted.windows = {
+            name: window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
+            for i, (name, seconds) in enumerate(windows)
+        }
         return values
 
     @staticmethod

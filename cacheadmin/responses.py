@@ -97,6 +97,12 @@ class CachedReadMixin:
             metrics.cached_read(self.cached_read.name, outcome, time.perf_counter() - started)
         return response
 
+    def get_throttles(self):
+        # Asked twice per request (the look-ahead, then DRF's check): built once per view instance.
+        if not hasattr(self, "_throttles"):
+            self._throttles = super().get_throttles()
+        return self._throttles
+
     def initial(self, request, *args, **kwargs):
         if request.method in ("GET", "HEAD"):
             request._request.cache_look_ahead = self._look_ahead(request, kwargs)

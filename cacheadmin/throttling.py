@@ -33,7 +33,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from cacheadmin import metrics
-from cacheadmin.cache import Breaker
+from cacheadmin.cache import Breaker, count_in_window, window_count
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +94,9 @@ class WindowCounter:
 
     def _redis_hit(self, key, seconds):
         cache = caches[self.alias]
-        name = cache.make_key(key)
-        client = cache.client.get_client(write=True)
-        pipe = client.pipeline(transaction=True)
-        pipe.set(name, 0, ex=seconds, nx=True)
-        pipe.incr(name)
-        pipe.pttl(name)
-        _, count, remaining_ms = pipe.execute()
-        if remaining_ms < 0:  # never left without a TTL, whatever happened to it
-            client.expire(name, seconds)
-            remaining_ms = seconds * 1000
-        return count, remaining_ms / 1000
+        pipe = cache.client.get_client(write=True).pipeline(transaction=True)
+        count_in_window(pipe, cache.make_key(key), seconds)
+        return window_count(pipe.execute(), seconds)
 
 
 counter = WindowCounter()
