@@ -2,18 +2,12 @@
 
 import http.client
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from django.db import connection
 
 from tests.factories import make_book
-from tests.gunicorn_server import ROOT, database_url
-from tests.redis_server import free_port
+from tests.gunicorn_server import Gunicorn
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -24,37 +18,17 @@ pytestmark = [
 
 @pytest.fixture
 def server(own_redis, tmp_path):
-    port = free_port()
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": "e2e-test-only",
-        "DATABASE_URL": database_url(),
         "REDIS_URL": own_redis.url,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "3",
         "MEDIA_ROOT": str(tmp_path),
         "API_MAX_BODY_KB": "16",
         "THROTTLE_AUTH_RATE": "6/min",
         "THROTTLE_LOGIN_USER_RATE": "off",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(30)
+    server = Gunicorn(env, tmp_path / "gunicorn.log", workers=3).start()
+    yield server.port
+    server.stop()
 
 
 def send(port, method, path, body, token=None, chunked=False):
