@@ -1,8 +1,6 @@
 """/metrics under real gunicorn workers: every worker's counts add up in one scrape."""
 
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +11,7 @@ from django.db import connection
 
 from books.models import Visibility
 from tests.factories import make_book
-from tests.redis_server import free_port
+from tests.gunicorn_server import ROOT, Gunicorn
 from tests.test_metrics import READS, change, parse, value
 
 pytestmark = [
@@ -22,14 +20,8 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="gunicorn needs a database it can share"),
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = 60
 WORKERS = 3
-
-
-def database_url():
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -40,14 +32,8 @@ def metrics_dir(tmp_path):
 @pytest.fixture
 def gunicorn(own_redis, tmp_path, metrics_dir):
     """Three workers, each recycled after a few requests: counts must survive their workers."""
-    port = free_port()
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
         "REDIS_URL": own_redis.url,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(WORKERS),
         "GUNICORN_MAX_REQUESTS": "15",
         "GUNICORN_MAX_REQUESTS_JITTER": "0",
         "MEDIA_ROOT": str(tmp_path / "media"),
@@ -55,24 +41,9 @@ def gunicorn(own_redis, tmp_path, metrics_dir):
     }
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999999.db").write_bytes(b"\0" * 8)  # a dead process of an earlier run
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60  # the machine may be busy
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(30)
+    server = Gunicorn(env, tmp_path / "gunicorn.log", workers=WORKERS).start(timeout=60)  # the machine may be busy
+    yield server.url
+    server.stop()
 
 
 def get(url, token):
