@@ -5,6 +5,7 @@ from the database when asked for. Deleting or changing the token, or changing it
 (`save()`, a queryset `update()`, a delete), retires the entry (declared below).
 """
 
+import functools
 import hashlib
 
 from django.contrib.auth import get_user_model
@@ -60,15 +61,15 @@ class CachedTokenAuthentication(TokenAuthentication):
         if key is None:
             return None
         ahead = getattr(request._request, "cache_look_ahead", None)
-        found = ahead.holder if ahead is not None and ahead.token == key else None
-        return self._authenticate(key, found)
+        if ahead is not None and ahead.token == key:
+            return self._authenticate(key, ahead.token_params, ahead.holder)
+        return self._authenticate(key, token_read(key)[1], None)
 
     def authenticate_credentials(self, key):
-        return self._authenticate(key, None)
+        return self._authenticate(key, token_read(key)[1], None)
 
-    def _authenticate(self, key, found):
-        read, params = token_read(key)
-        entry, _ = response_cache.fetch(read, params, lambda: _compute_holder(key), found)
+    def _authenticate(self, key, params, found):
+        entry, _ = response_cache.fetch(TOKEN_USER, params, lambda: _compute_holder(key), found)
         if entry.payload is None:
             raise AuthenticationFailed("Invalid token.")
         remember_holder(params["digest"], entry.payload["id"])
@@ -108,8 +109,14 @@ def user_from(payload):
     order field_names has: they are put in that order here.
     """
     model = get_user_model()
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in payload]
+    names = _loaded_fields(model, frozenset(payload))
     return model.from_db(None, names, [payload[name] for name in names])
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded_fields(model, names):
+    """The attnames among `names`, in the model's field order (asked once per model and set)."""
+    return tuple(field.attname for field in model._meta.concrete_fields if field.attname in names)
 
 
 # Token digest -> user id, as last confirmed by Redis. Never trusted alone: it only names

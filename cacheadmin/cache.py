@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 from rest_framework.exceptions import NotFound
 
 from cacheadmin import metrics
+from cacheadmin.connections import round_trip
 from cacheadmin.registry import DYNAMIC, EPOCH_GENERATION, registry, ttl_seconds
 from cacheadmin.snapshot import snapshot
 
@@ -58,20 +59,20 @@ LEASE_ROUNDS = 3  # the leader's lease, in relay rounds: another process takes o
 
 
 _counted = threading.local()  # fixed-window counts of the last look-ahead (lookup_many)
-WINDOW_REPLIES = 4
 
 
-def count_in_window(pipe, name, seconds):
-    """Queue one request's count in the fixed window `name` (the throttles' counters): created with
-    the window as its TTL, never left without one. window_count() reads the WINDOW_REPLIES replies."""
-    pipe.set(name, 0, ex=seconds, nx=True)
-    pipe.incr(name)
-    pipe.expire(name, seconds, nx=True)
-    pipe.pttl(name)
+def window_commands(name, seconds):
+    """Commands counting one request in the fixed window `name` (the throttles' counters):
+    created with the window as its TTL, never left without one (EXPIRE NX, should it expire
+    between SET and INCR). window_count() reads their replies."""
+    return [("SET", name, 0, "EX", seconds, "NX"), ("INCR", name), ("EXPIRE", name, seconds, "NX"), ("PTTL", name)]
+
+
+WINDOW_REPLIES = len(window_commands("", 1))
 
 
 def window_count(replies, seconds):
-    """(requests in the window, seconds until it ends) from count_in_window's replies."""
+    """(requests in the window, seconds until it ends) from window_commands' replies."""
     _, count, _, remaining_ms = replies
     return count, remaining_ms / 1000 if remaining_ms >= 0 else seconds
 
@@ -311,10 +312,15 @@ class ResponseCache:
             names.append(backend.make_key(read.key(params)))
             names.extend(backend.make_key(gen) for gen in gens)
             spans.append(1 + len(gens))
+        commands = [("MGET", *names)]
+        for name, seconds in windows:
+            commands += window_commands(name, seconds)
+        values, *replies = self.run(lambda client: round_trip(client, commands), backend)
         if windows:
-            values = self.run(lambda client: self._mget_counting(client, names, windows), backend)
-        else:
-            values = self.run(lambda client: client.mget(names), backend)
+            _counted.windows = {
+                name: window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
+                for i, (name, seconds) in enumerate(windows)
+            }
         if self.relay.thread is None and self.stats.due():  # else the relay thread flushes
             self.flush_stats()
         found, start = [], 0
@@ -323,19 +329,6 @@ class ResponseCache:
             found.append((self._valid_entry(raw, generations, backend), generations))
             start += span
         return found
-
-    @staticmethod
-    def _mget_counting(client, names, windows):
-        pipe = client.pipeline(transaction=False)
-        pipe.mget(names)
-        for name, seconds in windows:
-            count_in_window(pipe, name, seconds)
-        values, *replies = pipe.execute()
-        _counted.windows = {
-            name: window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
-            for i, (name, seconds) in enumerate(windows)
-        }
-        return values
 
     @staticmethod
     def counted_windows():

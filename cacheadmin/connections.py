@@ -12,15 +12,21 @@ itself in Redis, every stored answer is retired (a new ``gen:epoch``) first. No 
 before a failover or restart is ever served, not even by an idle process whose relay has not
 looked yet. If the check fails the connection fails: the caller sees Redis as unavailable.
 
+The request path's one round trip (round_trip) goes through a connection each thread keeps
+for itself, made by the same pool's connection class (checked the same way when it connects).
+
 django-redis builds the pools (CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"], set in
 config/settings.py); these factories only choose the connection class, and keep pools of
 their own so no other cache alias is ever handed a checked connection or the reverse.
 """
 
+import os
+import threading
 from urllib.parse import urlsplit
 
 from django_redis import pool
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import ConnectionError, TimeoutError
 from redis.sentinel import SentinelManagedConnection
 
 
@@ -70,3 +76,52 @@ class SentinelConnectionFactory(pool.SentinelConnectionFactory):
     def get_connection_pool(self, params):
         self.pool_cls_kwargs = {**self.pool_cls_kwargs, "connection_class": CheckedSentinelConnection}
         return super().get_connection_pool(params)
+
+
+# --- the request path's round trip ----------------------------------------------------------
+
+MAX_PINNED = 8  # pools a thread keeps a connection to (the cache's, the throttles'; tests make more)
+_pinned = threading.local()
+
+
+def round_trip(client, commands):
+    """The replies of `commands` ((name, *args) tuples), sent in one packet to client's server.
+
+    What redis-py's pipeline does for a request's few commands, without its per-call
+    bookkeeping: the thread's own connection to client's pool, taken as the pool takes one (a
+    connection the server closed, or one left with unread data, is replaced, never used),
+    and dropped on any error, so it never holds a half-read reply. Replies are raw: no
+    response callbacks; an error reply raises.
+    """
+    conn = _connection(client.connection_pool)
+    try:
+        conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+        return [conn.read_response() for _ in commands]
+    except BaseException:
+        conn.disconnect()
+        raise
+
+
+def _connection(connection_pool):
+    pid = os.getpid()
+    if getattr(_pinned, "pid", None) != pid:  # a forked child never uses its parent's sockets
+        _pinned.pid, _pinned.connections = pid, {}
+    conn = _pinned.connections.get(connection_pool)
+    if conn is None:
+        if len(_pinned.connections) >= MAX_PINNED:
+            for old in _pinned.connections.values():
+                old.disconnect()
+            _pinned.connections.clear()
+        conn = _pinned.connections[connection_pool] = connection_pool.connection_class(
+            **connection_pool.connection_kwargs
+        )
+    elif conn._sock is not None:  # as ConnectionPool.get_connection checks a pooled one
+        try:
+            stale = conn.can_read()
+        except (ConnectionError, TimeoutError, OSError):
+            stale = True
+        if stale:
+            conn.disconnect()
+    if conn._sock is None:
+        conn.connect()  # a Sentinel-managed connection asks the sentinels for the primary here
+    return conn

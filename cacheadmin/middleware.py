@@ -1,11 +1,15 @@
-"""HTTP protections of every request: body limits (413) and the Content-Security-Policy of HTML pages."""
+"""HTTP protections of every request: body limits (413) and the Content-Security-Policy of HTML pages;
+and Django's message storage made only for the requests that use it."""
 
 import io
 import time
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import RequestDataTooBig
 from django.core.handlers.wsgi import LimitedStream
+from django.utils.functional import SimpleLazyObject, empty
 
 from cacheadmin import errors
 
@@ -152,3 +156,22 @@ def csp_sources(view, **extra):
         if hasattr(view, attribute):
             setattr(wrapped, attribute, getattr(view, attribute))
     return wrapped
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware, its storage made on first use.
+
+    The admin's pages use messages; an API request never does, and no longer pays for a
+    cookie signer and a session storage it does not touch. A storage never used has nothing
+    to save (BaseStorage.update stores only messages used or added), so skipping it changes
+    no response.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)

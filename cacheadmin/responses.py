@@ -67,6 +67,7 @@ class LookAhead:
     """What the one MGET before authentication brought (see CachedReadMixin.initial)."""
 
     token: str | None
+    token_params: dict | None  # params of the token's TOKEN_USER read
     holder: tuple | None  # lookup() of the token's user, or None without a token
     user_id: int | None  # the user the answer's params were made for
     params: dict | None
@@ -111,7 +112,8 @@ class CachedReadMixin:
     def _look_ahead(self, request, url_kwargs):
         read, token = self.cached_read, bearer_token(request)
         holder = token_read(token) if token else None
-        user_id = remembered_holder(holder[1]["digest"]) if holder else None
+        token_params = holder[1] if holder else None
+        user_id = remembered_holder(token_params["digest"]) if holder else None
         params = None
         if not read.per_user or user_id is not None:
             with suppress(ValidationError):  # raised again, after authentication, by get()
@@ -132,7 +134,12 @@ class CachedReadMixin:
                 key: counted[name] for key, (name, _) in windows.items() if name in counted
             }
         return LookAhead(
-            token, found[0] if holder else None, user_id, params, found[-1] if params is not None else None
+            token,
+            token_params,
+            found[0] if holder else None,
+            user_id,
+            params,
+            found[-1] if params is not None else None,
         )
 
     def _windows_to_count(self, request, user_id):

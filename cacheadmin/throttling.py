@@ -3,7 +3,7 @@
 Counters live in the ``throttle`` cache alias (the same Redis as the response cache under a
 prefix of their own, so clearing the response cache never resets them). Each rate counts in a
 fixed window: the first request of a window creates the counter with the window as its TTL,
-and every request adds one, in one round trip (SET NX EX, INCR, PTTL in a MULTI), so workers
+and every request adds one, in one round trip (cacheadmin.cache.window_commands), so workers
 never lose each other's counts and a counter never outlives its window.
 
 While Redis is unreachable each process counts in its own memory, and no request fails
@@ -33,7 +33,8 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from cacheadmin import metrics
-from cacheadmin.cache import Breaker, count_in_window, window_count
+from cacheadmin.cache import Breaker, window_commands, window_count
+from cacheadmin.connections import round_trip
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,8 @@ class WindowCounter:
 
     def _redis_hit(self, key, seconds):
         cache = caches[self.alias]
-        pipe = cache.client.get_client(write=True).pipeline(transaction=True)
-        count_in_window(pipe, cache.make_key(key), seconds)
-        return window_count(pipe.execute(), seconds)
+        commands = window_commands(cache.make_key(key), seconds)
+        return window_count(round_trip(cache.client.get_client(write=True), commands), seconds)
 
 
 counter = WindowCounter()
@@ -215,45 +215,57 @@ class RegisterThrottle(WindowRateThrottle):
 
 
 class UserThrottle(WindowRateThrottle):
-    """Per signed-in user; anonymous requests are left to authentication (401) and the sign-in scopes."""
+    """Per signed-in user, in the scope the request falls in: 'read' (safe methods), 'upload'
+    (the methods a view lists in upload_methods), 'write' (any other). One instance and one
+    count per request, whatever its scope; anonymous requests are left to authentication
+    (401) and the sign-in scopes.
 
-    def applies(self, request, view):
-        raise NotImplementedError
+    The scope, hence the rate, is chosen per request (as DRF's ScopedRateThrottle does);
+    `scopes` narrows the ones a view counts (e.g. writes only).
+    """
+
+    scopes = ("read", "write", "upload")
+
+    def __init__(self):
+        pass  # the scope and its rate are known once the request is: allow_request()
+
+    @staticmethod
+    def scope_of(request, view):
+        if request.method in SAFE_METHODS:
+            return "read"
+        return "upload" if is_upload(request, view) else "write"
+
+    def allow_request(self, request, view):
+        self.scope = self.scope_of(request, view)
+        if self.scope not in self.scopes:
+            self.remaining = None
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
 
     def ident(self, request, view):
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or not self.applies(request, view):
+        if user is None or not user.is_authenticated:
             return None
         return str(user.pk)
-
-
-class ReadThrottle(UserThrottle):
-    scope = "read"
 
     def count_ahead(self, request, view, user_id):
         """(key, stored name, seconds) to count this read in the cached read's look-ahead
         (cacheadmin.responses), before authentication names the user; None to count as usual."""
-        if self.rate is None or not self.applies(request, view) or counter.breaker.open or not _same_redis():
+        if request.method not in SAFE_METHODS or "read" not in self.scopes:
             return None
-        key = self.cache_format % {"scope": self.scope, "ident": str(user_id)}
-        return key, caches[ALIAS].make_key(key), self.duration
-
-    def applies(self, request, view):
-        return request.method in SAFE_METHODS
+        rate = settings.THROTTLE_RATES.get("read")
+        if rate is None or counter.breaker.open or not _same_redis():
+            return None
+        key = self.cache_format % {"scope": "read", "ident": str(user_id)}
+        return key, caches[ALIAS].make_key(key), self.parse_rate(rate)[1]
 
 
 class WriteThrottle(UserThrottle):
-    scope = "write"
+    """UserThrottle for writes and uploads only (a view whose reads are not counted)."""
 
-    def applies(self, request, view):
-        return request.method not in SAFE_METHODS and not is_upload(request, view)
-
-
-class UploadThrottle(UserThrottle):
-    scope = "upload"
-
-    def applies(self, request, view):
-        return request.method not in SAFE_METHODS and is_upload(request, view)
+    scopes = ("write", "upload")
 
 
 def _same_redis():

@@ -53,7 +53,8 @@ MIDDLEWARE = [
     "cacheadmin.middleware.BodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's MessageMiddleware, its storage made only when a request uses messages (the admin).
+    "cacheadmin.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -271,9 +272,7 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cacheadmin.negotiation.ContentNegotiation",
     # Per-user read, write and upload rates; sign-in and registration add their own (reader.accounts).
     "DEFAULT_THROTTLE_CLASSES": [
-        "cacheadmin.throttling.ReadThrottle",
-        "cacheadmin.throttling.WriteThrottle",
-        "cacheadmin.throttling.UploadThrottle",
+        "cacheadmin.throttling.UserThrottle",
     ],
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "cacheadmin.errors.api_exception_handler",
