@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from cacheadmin.cache import response_cache
 from cacheadmin.registry import DYNAMIC, CachedRead, registry
@@ -87,7 +88,7 @@ def bearer_token(request, strict=False):
     strict: a header of our keywords that is not exactly `<keyword> <token>` fails
     authentication instead of being ignored.
     """
-    header = request.META.get("HTTP_AUTHORIZATION", "").split()
+    header = http_request(request).META.get("HTTP_AUTHORIZATION", "").split()
     if not header or header[0].lower() not in KEYWORDS:
         return None
     if len(header) != 2:
@@ -95,6 +96,13 @@ def bearer_token(request, strict=False):
             raise AuthenticationFailed("Invalid token header.")
         return None
     return header[1]
+
+
+def http_request(request):
+    """The Django request behind a DRF Request (or the Django request itself). Its attributes read
+    through DRF's Request cost a raised AttributeError each (Request.__getattr__ proxies them):
+    the hit path reads them here."""
+    return request._request if isinstance(request, Request) else request
 
 
 def token_read(key):

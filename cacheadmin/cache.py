@@ -62,10 +62,11 @@ _counted = threading.local()  # fixed-window counts of the last look-ahead (look
 
 
 def window_commands(name, seconds):
-    """Commands counting one request in the fixed window `name` (the throttles' counters):
-    created with the window as its TTL, never left without one (EXPIRE NX, should it expire
-    between SET and INCR). window_count() reads their replies."""
-    return [("SET", name, 0, "EX", seconds, "NX"), ("INCR", name), ("EXPIRE", name, seconds, "NX"), ("PTTL", name)]
+    """Commands counting one request in the fixed window `name` (the throttles' counters): the
+    count, given the window as its TTL when it has none (it was just created), and the time
+    left. Sent in one packet, the three run together: a counter is never left without a TTL.
+    window_count() reads their replies."""
+    return [("INCR", name), ("EXPIRE", name, seconds, "NX"), ("PTTL", name)]
 
 
 WINDOW_REPLIES = len(window_commands("", 1))
@@ -73,7 +74,7 @@ WINDOW_REPLIES = len(window_commands("", 1))
 
 def window_count(replies, seconds):
     """(requests in the window, seconds until it ends) from window_commands' replies."""
-    _, count, _, remaining_ms = replies
+    count, _, remaining_ms = replies
     return count, remaining_ms / 1000 if remaining_ms >= 0 else seconds
 
 

@@ -2,6 +2,8 @@
 
 from rest_framework.negotiation import DefaultContentNegotiation
 
+from cacheadmin.auth import http_request
+
 PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
 
 
@@ -15,14 +17,15 @@ class ContentNegotiation(DefaultContentNegotiation):
     """
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        accept = request.META.get("HTTP_ACCEPT", "*/*")
-        if accept in PLAIN_ACCEPT and not format_suffix and not self._format_override(request):
+        meta = http_request(request).META
+        accept = meta.get("HTTP_ACCEPT", "*/*")
+        if accept in PLAIN_ACCEPT and not format_suffix and not self._format_override(request, meta):
             first = renderers[0]
             if accept == "application/json" and first.media_type != "application/json":
                 return super().select_renderer(request, renderers, format_suffix)
             return first, first.media_type
         return super().select_renderer(request, renderers, format_suffix)
 
-    def _format_override(self, request):
+    def _format_override(self, request, meta):
         """A ?format= override (request.GET is parsed only when there is a query string)."""
-        return bool(request.META.get("QUERY_STRING")) and self.settings.URL_FORMAT_OVERRIDE in request.GET
+        return bool(meta.get("QUERY_STRING")) and self.settings.URL_FORMAT_OVERRIDE in request.GET

@@ -25,7 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from cacheadmin import metrics
-from cacheadmin.auth import bearer_token, remembered_holder, token_read
+from cacheadmin.auth import bearer_token, http_request, remembered_holder, token_read
 from cacheadmin.cache import MISS, NOT_FOUND, CacheUnavailable, response_cache
 from cacheadmin.snapshot import snapshot
 
@@ -105,7 +105,7 @@ class CachedReadMixin:
         return self._throttles
 
     def initial(self, request, *args, **kwargs):
-        if request.method in ("GET", "HEAD"):
+        if http_request(request).method in ("GET", "HEAD"):
             request._request.cache_look_ahead = self._look_ahead(request, kwargs)
         super().initial(request, *args, **kwargs)
 
@@ -182,7 +182,7 @@ def etag_matches(header, etag):
 
 
 def is_not_modified(request, etag):
-    header = request.META.get("HTTP_IF_NONE_MATCH")
+    header = http_request(request).META.get("HTTP_IF_NONE_MATCH")
     return bool(header) and etag_matches(header, etag)
 
 

@@ -33,6 +33,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from cacheadmin import metrics
+from cacheadmin.auth import http_request
 from cacheadmin.cache import Breaker, window_commands, window_count
 from cacheadmin.connections import round_trip
 
@@ -133,7 +134,7 @@ def submitted_username(request):
 
 
 def is_upload(request, view):
-    return request.method in getattr(view, "upload_methods", ())
+    return http_request(request).method in getattr(view, "upload_methods", ())
 
 
 # --- the throttles ---------------------------------------------------------------------
@@ -187,7 +188,7 @@ class SignInAddressThrottle(WindowRateThrottle):
     scope = "sign_in"
 
     def ident(self, request, view):
-        return None if request.method in SAFE_METHODS else client_address(request)
+        return None if http_request(request).method in SAFE_METHODS else client_address(request)
 
 
 class SignInUsernameThrottle(WindowRateThrottle):
@@ -196,7 +197,7 @@ class SignInUsernameThrottle(WindowRateThrottle):
     scope = "sign_in_user"
 
     def ident(self, request, view):
-        if request.method in SAFE_METHODS:
+        if http_request(request).method in SAFE_METHODS:
             return None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -211,7 +212,7 @@ class RegisterThrottle(WindowRateThrottle):
     scope = "register"
 
     def ident(self, request, view):
-        return None if request.method in SAFE_METHODS else client_address(request)
+        return None if http_request(request).method in SAFE_METHODS else client_address(request)
 
 
 class UserThrottle(WindowRateThrottle):
@@ -231,7 +232,7 @@ class UserThrottle(WindowRateThrottle):
 
     @staticmethod
     def scope_of(request, view):
-        if request.method in SAFE_METHODS:
+        if http_request(request).method in SAFE_METHODS:
             return "read"
         return "upload" if is_upload(request, view) else "write"
 
@@ -253,7 +254,7 @@ class UserThrottle(WindowRateThrottle):
     def count_ahead(self, request, view, user_id):
         """(key, stored name, seconds) to count this read in the cached read's look-ahead
         (cacheadmin.responses), before authentication names the user; None to count as usual."""
-        if request.method not in SAFE_METHODS or "read" not in self.scopes:
+        if http_request(request).method not in SAFE_METHODS or "read" not in self.scopes:
             return None
         rate = settings.THROTTLE_RATES.get("read")
         if rate is None or counter.breaker.open or not _same_redis():
