@@ -47,7 +47,9 @@ def _int(value, default):
 
 
 def book_list_params(request, user_id):
-    query = request.GET
+    # A plain dict (the last value of each parameter, as QueryDict.get gives): a parameter
+    # not given costs no KeyError, on a path every hit takes.
+    query = request.query_params.dict()
     shelf = query.get("shelf") or "all"
     if shelf not in selectors.SHELVES:
         raise ValidationError({"shelf": ["Use 'mine' or 'public'."]})
@@ -59,10 +61,11 @@ def book_list_params(request, user_id):
 
 def description_params(request, user_id, book_id):
     # Checked by hand, not by a serializer: this runs on every hit.
-    kind = request.GET.get("kind") or ANY
+    query = request.query_params.dict()  # as in book_list_params
+    kind = query.get("kind") or ANY
     if kind != ANY and kind not in DescriptionKind.values:
         raise ValidationError({"kind": [f"Use one of: {', '.join(DescriptionKind.values)}."]})
-    chapter = request.GET.get("chapter") or ANY
+    chapter = query.get("chapter") or ANY
     if chapter != ANY:
         if not chapter.isdecimal() or not 1 <= int(chapter) <= selectors.MAX_CHAPTER:
             raise ValidationError({"chapter": ["A chapter number is a whole number from 1."]})

@@ -9,6 +9,7 @@ import functools
 import hashlib
 
 from django.contrib.auth import get_user_model
+from django.db.models.base import ModelState
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
@@ -113,18 +114,27 @@ def user_from(payload):
     """A User carrying the cached fields; anything else is read from the database when asked
     (the others are deferred, as after `only()`).
 
-    from_db takes the values of the loaded fields in the model's field order, whatever
-    order field_names has: they are put in that order here.
+    Every call returns a new instance: a copy of the one Model.from_db made for this payload,
+    taken as Django copies a model instance (Model.__getstate__: its own attribute dict and a
+    fresh ModelState), so nothing one request does to its user reaches another. The copy
+    skips Model.__init__: a hit builds no model, and pre_init/post_init are sent once per
+    payload, when from_db makes the original.
     """
-    model = get_user_model()
-    names = _loaded_fields(model, frozenset(payload))
+    original = _made_by_from_db(get_user_model(), tuple(payload.items()))
+    user = original.__class__.__new__(original.__class__)
+    user.__dict__.update(original.__dict__)
+    user._state = ModelState()
+    user._state.adding, user._state.db = False, original._state.db
+    return user
+
+
+@functools.lru_cache(maxsize=1024)
+def _made_by_from_db(model, items):
+    """from_db takes the values of the loaded fields in the model's field order, whatever order
+    field_names has: they are put in that order here."""
+    payload = dict(items)
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in payload]
     return model.from_db(None, names, [payload[name] for name in names])
-
-
-@functools.lru_cache(maxsize=16)
-def _loaded_fields(model, names):
-    """The attnames among `names`, in the model's field order (asked once per model and set)."""
-    return tuple(field.attname for field in model._meta.concrete_fields if field.attname in names)
 
 
 # Token digest -> user id, as last confirmed by Redis. Never trusted alone: it only names

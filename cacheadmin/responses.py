@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from contextlib import suppress
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.signals import request_finished
@@ -62,8 +62,7 @@ def compute(read, params, missing=False):
     return build
 
 
-@dataclass(frozen=True)
-class LookAhead:
+class LookAhead(NamedTuple):
     """What the one MGET before authentication brought (see CachedReadMixin.initial)."""
 
     token: str | None

@@ -32,3 +32,23 @@ def test_fields_given_in_any_order_land_in_their_place():
         True,
         False,
     )
+
+
+def test_each_request_gets_a_user_of_its_own():
+    """The user is a copy per call: what one request sets on it never reaches another."""
+    payload = {"id": 7, "username": "bob", "email": "", "is_active": True, "is_staff": True, "is_superuser": False}
+    first, second = user_from(payload), user_from(payload)
+    assert first is not second and first._state is not second._state
+    first.is_staff = False
+    first._perm_cache = {"books.change_book"}  # what ModelBackend caches on a user
+    assert second.is_staff is True and not hasattr(second, "_perm_cache")
+    assert user_from(payload).is_staff is True
+    assert first._state.adding is False and first._state.db is None
+
+
+def test_a_field_not_cached_is_read_from_the_database():
+    user = UserFactory(username="carol", first_name="Carol")
+    copied = user_from({name: getattr(user, name) for name in USER_FIELDS})
+    assert "first_name" in copied.get_deferred_fields()
+    assert copied.first_name == "Carol"  # loaded on first use, as after only()
+    assert "first_name" in user_from({name: getattr(user, name) for name in USER_FIELDS}).get_deferred_fields()
