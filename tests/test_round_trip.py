@@ -24,7 +24,9 @@ def client_id(client):
 
 def test_the_thread_keeps_its_connection_and_replies_come_in_order(client):
     first = client_id(client)
-    replies = round_trip(client, [("SET", "rt:a", "1"), ("INCR", "rt:a"), ("MGET", "rt:a", "rt:none"), ("PTTL", "rt:a")])
+    replies = round_trip(
+        client, [("SET", "rt:a", "1"), ("INCR", "rt:a"), ("MGET", "rt:a", "rt:none"), ("PTTL", "rt:a")]
+    )
     assert replies == [b"OK", 2, [b"2", None], -1]
     assert client_id(client) == first
 
