@@ -63,19 +63,21 @@ _counted = threading.local()  # fixed-window counts of the last look-ahead (look
 
 def window_commands(name, seconds):
     """Commands counting one request in the fixed window `name` (the throttles' counters): the
-    count, given the window as its TTL when it has none (it was just created), and the time
-    left. Sent in one packet, the three run together: a counter is never left without a TTL.
-    window_count() reads their replies."""
-    return [("INCR", name), ("EXPIRE", name, seconds, "NX"), ("PTTL", name)]
+    count, and the window as TTL if the counter has none (it was just created). Sent in one
+    packet, they run together: a counter is never left without a TTL. window_count() reads
+    their replies."""
+    return [("INCR", name), ("EXPIRE", name, seconds, "NX")]
 
 
 WINDOW_REPLIES = len(window_commands("", 1))
 
 
 def window_count(replies, seconds):
-    """(requests in the window, seconds until it ends) from window_commands' replies."""
-    count, _, remaining_ms = replies
-    return count, remaining_ms / 1000 if remaining_ms >= 0 else seconds
+    """(requests in the window, seconds until it ends) from window_commands' replies; the
+    seconds are None when the window did not start with this request (ask Redis, with PTTL,
+    only if they are needed: a refused request's Retry-After)."""
+    count, started = replies
+    return count, seconds if started else None
 
 
 class CacheUnavailable(Exception):

@@ -18,11 +18,13 @@ against the upload rate instead of the write rate (and cacheadmin.middleware giv
 upload body limit).
 """
 
+import functools
 import hashlib
 import ipaddress
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
@@ -75,7 +77,8 @@ class MemoryWindows:
 
 
 class WindowCounter:
-    """hit(key, seconds) -> (requests in the current window, seconds until it ends)."""
+    """hit(key, seconds) -> (requests in the current window, seconds until it ends, or None
+    when only Redis knows: time_left() asks it)."""
 
     def __init__(self, alias=ALIAS):
         self.alias = alias
@@ -98,6 +101,16 @@ class WindowCounter:
         cache = caches[self.alias]
         commands = window_commands(cache.make_key(key), seconds)
         return window_count(round_trip(cache.client.get_client(write=True), commands), seconds)
+
+    def time_left(self, key, seconds):
+        """Seconds until the window of `key` ends, asked of Redis (a refused request's
+        Retry-After); the whole window when Redis cannot tell."""
+        cache = caches[self.alias]
+        try:
+            [left_ms] = round_trip(cache.client.get_client(write=True), [("PTTL", cache.make_key(key))])
+        except REDIS_ERRORS:
+            return seconds
+        return left_ms / 1000 if left_ms >= 0 else seconds
 
 
 counter = WindowCounter()
@@ -140,6 +153,12 @@ def is_upload(request, view):
 # --- the throttles ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed_rate(rate):
+    """DRF's parse of a rate ("600/min" -> (600, 60)), once per rate string."""
+    return SimpleRateThrottle.parse_rate(None, rate)
+
+
 class WindowRateThrottle(SimpleRateThrottle):
     """A DRF rate throttle counting in WindowCounter; subclasses name the scope and the ident."""
 
@@ -150,6 +169,9 @@ class WindowRateThrottle(SimpleRateThrottle):
             return settings.THROTTLE_RATES[self.scope]
         except (AttributeError, KeyError) as error:
             raise ImproperlyConfigured(f"settings.THROTTLE_RATES has no rate for the '{self.scope}' scope.") from error
+
+    def parse_rate(self, rate):
+        return _parsed_rate(rate)
 
     def ident(self, request, view):
         """What this scope counts by, or None when the request is not its business."""
@@ -174,6 +196,8 @@ class WindowRateThrottle(SimpleRateThrottle):
         else:
             count, self.remaining = counter.hit(key, self.duration)
         if count > self.num_requests:
+            if self.remaining is None:
+                self.remaining = counter.time_left(key, self.duration)
             metrics.throttled(self.scope)
             return False
         return True
@@ -257,10 +281,11 @@ class UserThrottle(WindowRateThrottle):
         if http_request(request).method not in SAFE_METHODS or "read" not in self.scopes:
             return None
         rate = settings.THROTTLE_RATES.get("read")
-        if rate is None or counter.breaker.open or not _same_redis():
+        naming = _naming()
+        if rate is None or counter.breaker.open or not naming.same_redis:
             return None
         key = self.cache_format % {"scope": "read", "ident": str(user_id)}
-        return key, caches[ALIAS].make_key(key), self.parse_rate(rate)[1]
+        return key, naming.backend.make_key(key), self.parse_rate(rate)[1]
 
 
 class WriteThrottle(UserThrottle):
@@ -269,9 +294,24 @@ class WriteThrottle(UserThrottle):
     scopes = ("write", "upload")
 
 
-def _same_redis():
-    """The throttle counters live in the response cache's Redis (and database): one round trip."""
-    return settings.CACHES[ALIAS]["LOCATION"] == settings.CACHES["default"]["LOCATION"]
+class _Naming(NamedTuple):
+    setting: dict  # the settings.CACHES these facts were read from
+    backend: object  # the throttle alias' cache, used here only to name keys (make_key)
+    same_redis: bool  # the counters live in the response cache's Redis: one round trip
+
+
+_named = _Naming(None, None, False)
+
+
+def _naming():
+    """How the look-ahead names a counter, read again only when settings.CACHES is replaced:
+    a cached read names its counter on every hit, without opening the throttle alias (its
+    round trip is the response cache's)."""
+    global _named
+    if _named.setting is not settings.CACHES:
+        same = settings.CACHES[ALIAS]["LOCATION"] == settings.CACHES["default"]["LOCATION"]
+        _named = _Naming(settings.CACHES, caches[ALIAS], same)
+    return _named
 
 
 SIGN_IN_THROTTLES = (SignInAddressThrottle, SignInUsernameThrottle)
