@@ -5,8 +5,10 @@
 
 Three services on one redis-server of the bench's own and PostgreSQL (reader_bench): the old
 checkout, this one, and this one with the read throttle off (its Redis round trip isolated).
-Rounds interleave the services; the median of ROUNDS runs of SECS seconds is reported. The
-in-process part (data, migrations) runs this checkout's code; the old service only reads.
+Rounds interleave the services; the median of ROUNDS runs of SECS seconds is reported: requests
+per second, and the CPU each request cost the service's gunicorn processes and the Redis server
+(from /proc, over the same run). The in-process part (data, migrations) runs this checkout's code;
+the old service only reads.
 """
 
 import contextlib
@@ -41,13 +43,32 @@ def old_service_class():
 
 
 def wrk(port, path, token, seconds):
+    """(requests per second, requests) of one wrk run."""
     command = ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}"]
     command += ["-H", "Accept: application/json", f"http://127.0.0.1:{port}{path}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), int(
+        re.search(r"(\d+) requests in", out).group(1)
+    )
+
+
+def measured(service, redis, path, token, seconds):
+    """(requests per second, µs of the service's CPU per request, µs of Redis's CPU per request)."""
+    before = service_cpu(service), common.cpu_seconds(redis.process.pid)
+    rate, requests = wrk(service.port, path, token, seconds)
+    after = service_cpu(service), common.cpu_seconds(redis.process.pid)
+    return rate, (after[0] - before[0]) / requests * 1e6, (after[1] - before[1]) / requests * 1e6
+
+
+def service_cpu(service):
+    """CPU seconds of a gunicorn master and its workers (the old bench's Service too)."""
+    pid = service.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sum(common.cpu_seconds(int(p)) for p in [pid, *children])
 
 
 def main():
+    global common
     sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
     old_service = old_service_class()
     import common
@@ -82,15 +103,24 @@ def main():
             for _ in range(rounds):
                 for name, path in paths.items():
                     for which, service in services.items():
-                        results.setdefault((name, which), []).append(wrk(service.port, path, token, seconds))
+                        results.setdefault((name, which), []).append(measured(service, redis, path, token, seconds))
         print(f"load average {os.getloadavg()}")
-        print("| read | old req/s | new req/s | new/old | new, no read throttle | /old |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print("requests per second (wrk), and CPU per request: gunicorn processes + Redis (µs)")
+        print("| read | old req/s | new req/s | new/old | new, no read throttle | /old | CPU old | new | no throttle |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name in paths:
-            old, new, bare = (statistics.median(results[(name, w)]) for w in services)
-            print(f"| {name} | {old:.0f} | {new:.0f} | {new / old:.2f} | {bare:.0f} | {bare / old:.2f} |")
+            (old, old_cpu), (new, new_cpu), (bare, bare_cpu) = (median_of(results[(name, w)]) for w in services)
+            print(
+                f"| {name} | {old:.0f} | {new:.0f} | {new / old:.2f} | {bare:.0f} | {bare / old:.2f} "
+                f"| {old_cpu:.0f} | {new_cpu:.0f} | {bare_cpu:.0f} |"
+            )
     finally:
         redis.stop()
+
+
+def median_of(runs):
+    """(median requests per second, median CPU µs per request, worker and Redis together)."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] + r[2] for r in runs)
 
 
 if __name__ == "__main__":

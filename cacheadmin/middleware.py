@@ -48,19 +48,19 @@ class BodyLimitMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        limit = self.limit_for(request, view_func)
         length = request.META.get("CONTENT_LENGTH")
         if length:
             try:
-                too_large = int(length) > limit
+                length = int(length)
             except ValueError:
                 return errors.error_response(request, 400, "Content-Length is not a number.")
-            if too_large:
+            limit = self.limit_for(request, view_func)
+            if length > limit:
                 return self._refuse(request, limit, getattr(request, "_stream", None))
             return None
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-            return self._read_chunked(request, limit)
-        return None
+            return self._read_chunked(request, self.limit_for(request, view_func))
+        return None  # no body: no limit to look up
 
     def process_exception(self, request, exception):
         # Django's own backstop (DATA_UPLOAD_MAX_MEMORY_SIZE), should a body still get that far.
