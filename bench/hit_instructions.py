@@ -79,10 +79,9 @@ def instructions(tree, path, token, redis_url, prefix, **env):
 def main():
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     import common
-    from redis_server import RedisServer
 
     run = runpy.run_path(str(ROOT / "bench/run.py"))
-    redis = RedisServer(Path("/tmp"), persist=False)
+    redis = common.RedisServer(Path("/tmp"), persist=False)
     redis.start()
     try:
         common.ensure_database(DATABASE)
