@@ -40,9 +40,11 @@ def user_generation(user_id):
 
 
 def _int(value, default):
+    if value is None:  # not given: no exception to raise and catch, on every hit
+        return default
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return default
 
 

@@ -31,7 +31,7 @@ from django.core.cache import caches
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, close_old_connections, connections
 from django.http import Http404
-from django_redis.exceptions import ConnectionInterrupted
+from django_redis.exceptions import CompressorError, ConnectionInterrupted
 from redis.exceptions import RedisError
 from rest_framework.exceptions import NotFound
 
@@ -78,6 +78,16 @@ def window_count(replies, seconds):
     only if they are needed: a refused request's Retry-After)."""
     count, started = replies
     return count, seconds if started else None
+
+
+def decode_entry(backend, raw):
+    """A stored entry, decoded as django-redis' DefaultClient.decode() does, less its first step:
+    store() never writes a plain integer (encode(allow_int=False)), and the failed int() that
+    decode() tries first formats the repr of the whole value (a chapter's 20 KB) on every hit."""
+    client = backend.client
+    with suppress(CompressorError):  # a value too small to be compressed was stored as is
+        raw = client._compressor.decompress(raw)
+    return client._serializer.loads(raw)
 
 
 class CacheUnavailable(Exception):
@@ -344,7 +354,7 @@ class ResponseCache:
         if raw is None or None in generations:
             return None
         try:
-            entry = Entry(*backend.client.decode(raw))
+            entry = Entry(*decode_entry(backend, raw))
         except (ValueError, TypeError):  # not ours, or from an older release: a miss
             return None
         return entry if entry.generations == generations else None

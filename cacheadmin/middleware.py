@@ -126,9 +126,9 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if "Content-Security-Policy" in response:
-            return response
         if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        if "Content-Security-Policy" in response:
             return response
         response["Content-Security-Policy"] = render_policy(settings.SECURE_CSP, getattr(response, "csp_extra", None))
         return response

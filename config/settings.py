@@ -168,6 +168,9 @@ if env.bool("REDIS_CACHE_COMPRESS", default=False):
     _cache_options["COMPRESSOR"] = "django_redis.compressors.zlib.ZlibCompressor"
 
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="reader")
+# django-redis reads this at the end of every request, for every cache used in it; set here,
+# it is read without an AttributeError each time (False: connections stay open, pooled).
+DJANGO_REDIS_CLOSE_CONNECTION = False
 CACHES = {
     # Each new connection of the response cache is checked before its first command
     # (cacheadmin.connections): a server that is not the one the data was written on retires

@@ -258,3 +258,16 @@ def test_per_user_hits_follow_a_token_that_changed_hands(api, user, other, book,
     assert response["X-Cache"] == "HIT"
     with django_assert_num_queries(0):
         assert api.get(url)["X-Cache"] == "HIT"
+
+
+@pytest.mark.parametrize("read", READS)
+def test_every_read_is_served_from_redis_with_zlib_compression_too(settings, api, book, read):
+    """REDIS_CACHE_COMPRESS: answers are stored compressed, and a hit decompresses them
+    (cacheadmin.cache.decode_entry)."""
+    options = {**settings.CACHES["default"]["OPTIONS"], "COMPRESSOR": "django_redis.compressors.zlib.ZlibCompressor"}
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "OPTIONS": options}}
+    url = read_urls(book)[read]
+    first = api.get(url)
+    second = api.get(url)
+    assert (first["X-Cache"], second["X-Cache"]) == ("MISS", "HIT")
+    assert second.content == first.content and second["ETag"] == first["ETag"]
