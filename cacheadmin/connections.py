@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 
 from django_redis import pool
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.sentinel import SentinelManagedConnection
 
 
@@ -118,7 +119,7 @@ def _connection(connection_pool):
     elif conn._sock is not None:  # as ConnectionPool.get_connection checks a pooled one
         try:
             stale = conn.can_read()
-        except (ConnectionError, TimeoutError, OSError):
+        except (RedisConnectionError, RedisTimeoutError, OSError):
             stale = True
         if stale:
             conn.disconnect()
