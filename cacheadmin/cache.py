@@ -58,9 +58,6 @@ LEADER_KEY = "relay:leader"  # the process that compares with the database every
 LEASE_ROUNDS = 3  # the leader's lease, in relay rounds: another process takes over after that
 
 
-_counted = threading.local()  # fixed-window counts of the last look-ahead (lookup_many)
-
-
 def window_commands(name, seconds):
     """Commands counting one request in the fixed window `name` (the throttles' counters): the
     count, and the window as TTL if the counter has none (it was just created). Sent in one
@@ -311,12 +308,16 @@ class ResponseCache:
         """The stored entry (None unless still valid) and the current generations."""
         return self.lookup_many([(read, params)])[0]
 
-    def lookup_many(self, reads, windows=()):
-        """lookup() for several (read, params) pairs in one MGET.
+    def lookup_many(self, reads):
+        """lookup() for several (read, params) pairs in one MGET."""
+        return self.look_ahead(reads)[0]
 
-        windows: (stored name, seconds) of fixed-window counters (the throttles') to count
-        one request in, in the same round trip; counted_windows() then gives their
-        (count, seconds left) by name.
+    def look_ahead(self, reads, windows=()):
+        """(lookup_many(reads), counts) in one round trip.
+
+        windows: (stored name, seconds) of fixed-window counters (the throttles') each counting
+        one request in that round trip; counts: {stored name: (requests in the window,
+        seconds until it ends or None)} (window_count).
         """
         backend = self.backend()
         names, spans = [], []
@@ -329,11 +330,10 @@ class ResponseCache:
         for name, seconds in windows:
             commands += window_commands(name, seconds)
         values, *replies = self.run(lambda client: round_trip(client, commands), backend)
-        if windows:
-            _counted.windows = {
-                name: window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
-                for i, (name, seconds) in enumerate(windows)
-            }
+        counts = {
+            name: window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
+            for i, (name, seconds) in enumerate(windows)
+        }
         if self.relay.thread is None and self.stats.due():  # else the relay thread flushes
             self.flush_stats()
         found, start = [], 0
@@ -341,13 +341,7 @@ class ResponseCache:
             raw, *generations = values[start : start + span]
             found.append((self._valid_entry(raw, generations, backend), generations))
             start += span
-        return found
-
-    @staticmethod
-    def counted_windows():
-        """The counts of the last lookup_many(windows=…) of this thread, then forgotten."""
-        counted, _counted.windows = getattr(_counted, "windows", {}), {}
-        return counted
+        return found, counts
 
     @staticmethod
     def _valid_entry(raw, generations, backend):

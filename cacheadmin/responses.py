@@ -124,14 +124,11 @@ class CachedReadMixin:
             return None
         windows = self._windows_to_count(request, user_id) if user_id is not None else {}
         try:
-            found = response_cache.lookup_many(wanted, windows=list(windows.values()))
+            found, counts = response_cache.look_ahead(wanted, windows=list(windows.values()))
         except CacheUnavailable:
             return None
-        if windows:
-            counted = response_cache.counted_windows()
-            request._request.counted_ahead = {
-                key: counted[name] for key, (name, _) in windows.items() if name in counted
-            }
+        if counts:
+            request._request.counted_ahead = {key: counts[name] for key, (name, _) in windows.items()}
         return LookAhead(
             token,
             token_params,

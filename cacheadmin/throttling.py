@@ -190,7 +190,7 @@ class WindowRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        ahead = getattr(getattr(request, "_request", request), "counted_ahead", None) or {}
+        ahead = getattr(http_request(request), "counted_ahead", None) or {}
         if key in ahead:  # counted in the cached read's look-ahead, in its round trip
             count, self.remaining = ahead.pop(key)
         else:
@@ -278,13 +278,13 @@ class UserThrottle(WindowRateThrottle):
     def count_ahead(self, request, view, user_id):
         """(key, stored name, seconds) to count this read in the cached read's look-ahead
         (cacheadmin.responses), before authentication names the user; None to count as usual."""
-        if http_request(request).method not in SAFE_METHODS or "read" not in self.scopes:
+        self.scope = self.scope_of(request, view)
+        if self.scope not in self.scopes:
             return None
-        rate = settings.THROTTLE_RATES.get("read")
-        naming = _naming()
+        rate, naming = self.get_rate(), _naming()
         if rate is None or counter.breaker.open or not naming.same_redis:
             return None
-        key = self.cache_format % {"scope": "read", "ident": str(user_id)}
+        key = self.cache_format % {"scope": self.scope, "ident": str(user_id)}
         return key, naming.backend.make_key(key), self.parse_rate(rate)[1]
 
 
