@@ -122,7 +122,7 @@ class CachePanelAdmin(admin.ModelAdmin):
             server_memory_text=panel.size(int(stats["memory_used_mb"] * 1024 * 1024)) if stats["available"] else None,
             redis_in_use=panel.redis_in_use(),
             ttls={kind: panel.duration(seconds) for kind, seconds in stats["ttl_seconds"].items()},
-            uptime=operations.format_seconds(stats["uptime_seconds"]),
+            uptime=panel.duration(stats["uptime_seconds"], most=2),
             can_act=can_act,
             pattern_form=PatternForm(),
             warm_form=WarmForm(),

@@ -294,23 +294,6 @@ def warm(book_ids=None, all_books=False, progress=None):
     return result
 
 
-def format_seconds(seconds):
-    """'3 d 4 h', '5 h 12 min', '42 s': a readable uptime."""
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
 def namespace_rows(stats_dict):
     """[(namespace, keys, hits, misses, hit rate %)] for tables; None where unknown."""
     rows = []

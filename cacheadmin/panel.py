@@ -135,15 +135,20 @@ def redis_in_use():
     return f"{parts.hostname}:{parts.port or 6379}/{target.db}" + (" (TLS)" if parts.scheme == "rediss" else "")
 
 
-def duration(seconds):
-    """'1 h', '5 min', '90 s', '1 h 30 min': a TTL as people read it."""
+UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def duration(seconds, most=4):
+    """A time as people read it: '1 h 30 min', '90 s' -> '1 min 30 s', '0 s'. `most` keeps the
+    largest units only (an uptime: '3 d 4 h', '5 h 12 min')."""
     if seconds is None:
         return "—"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{secs} s" if secs else ""]
-    return " ".join(part for part in parts if part) or "0 s"
+    rest, parts = int(seconds), []
+    for name, length in UNITS:
+        amount, rest = divmod(rest, length)
+        if amount or parts:
+            parts.append(f"{amount} {name}" if amount else "")
+    return " ".join(part for part in parts[:most] if part) or "0 s"
 
 
 def size(num_bytes):

@@ -589,3 +589,6 @@ def test_the_redis_in_use_never_shows_a_password(settings):
 
 def test_durations_read_as_people_say_them():
     assert [panel.duration(s) for s in (3600, 300, 90, 5400, 0)] == ["1 h", "5 min", "1 min 30 s", "1 h 30 min", "0 s"]
+    # An uptime keeps its two largest units (the panel and `cache_stats`).
+    uptimes = (3 * 86400 + 4 * 3600 + 5, 5 * 3600 + 12 * 60 + 3, 42, 5 * 3600 + 12)
+    assert [panel.duration(s, most=2) for s in uptimes] == ["3 d 4 h", "5 h 12 min", "42 s", "5 h"]

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from cacheadmin import operations
+from cacheadmin.panel import duration
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             return f"Response cache: unavailable\nTTL: static {ttl['static']} s, dynamic {ttl['dynamic']} s"
         lines = [
             f"Response cache: available (Redis {stats['redis_version']}, "
-            f"up {operations.format_seconds(stats['uptime_seconds'])})",
+            f"up {duration(stats['uptime_seconds'], most=2)})",
             f"Keys: {stats['keys_count']}    Memory used by Redis: {stats['memory_used_mb']} MB    "
             f"Evicted keys: {stats['evictions']}",
             f"Hits: {stats['hits']}    Misses: {stats['misses']}    Hit rate: {stats['hit_rate_percent']} %",
