@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from books.models import Book
+from tests.conftest import client_for
 from tests.factories import make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -13,10 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def client(user):
     """The user's client, answering 500s instead of raising them in the test."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {user.auth_token.key}")
-    client.raise_request_exception = False
-    return client
+    return client_for(user, raise_request_exception=False)
 
 
 @pytest.fixture

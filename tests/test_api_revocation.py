@@ -24,7 +24,7 @@ def with_token(key):
 
 
 def warm_reads(client, book):
-    """Reads that are answered from Redis (before DRF) the next time."""
+    """Reads that are answered from Redis (HIT) the next time."""
     urls = [f"/api/v1/books/{book.pk}/", "/api/v1/books/", f"/api/v1/books/{book.pk}/progress/"]
     for url in urls:
         client.get(url)

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.conftest import client_for
 from tests.factories import UserFactory, make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,10 +28,8 @@ def small_limits(settings):
 
 @pytest.fixture
 def client(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {user.auth_token.key}")
-    client.raise_request_exception = False
-    return client
+    """The user's client, answering 500s instead of raising them in the test."""
+    return client_for(user, raise_request_exception=False)
 
 
 def json_body(size):
