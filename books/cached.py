@@ -106,63 +106,41 @@ BOOK_LIST = CachedRead(
     build=reads.book_list,
     params=book_list_params,
 )
-BOOK = CachedRead(
-    name="book",
-    template="book:{book_id}:metadata",
-    generations=(BOOK_GENERATION,),
-    ttl=STATIC,
-    build=reads.book,
-    params=_of_book,
-    scope="book_id",
-    warm=_whole_book,
-    access=may_read,
-)
-CHAPTER_LIST = CachedRead(
-    name="chapter_list",
-    template="book:{book_id}:chapters:list",
-    generations=(BOOK_GENERATION,),
-    ttl=STATIC,
-    build=reads.chapter_list,
-    params=_of_book,
-    scope="book_id",
-    warm=_whole_book,
-    access=may_read,
-)
-CHAPTER = CachedRead(
-    name="chapter",
-    template="book:{book_id}:chapter:{number}",
-    generations=(BOOK_GENERATION,),
-    ttl=STATIC,
-    build=reads.chapter,
+
+
+def book_read(name, template, build, **declared):
+    """A read of one book, as readable as the book: retired with it (gen:book:{book_id}), kept
+    the static TTL, cleared and warmed per book. `declared` adds or overrides (params, warm,
+    prefetch) what a CachedRead declares."""
+    of_a_book = {
+        "generations": (BOOK_GENERATION,),
+        "ttl": STATIC,
+        "params": _of_book,
+        "scope": "book_id",
+        "warm": _whole_book,
+        "access": may_read,
+    }
+    return CachedRead(name=name, template=template, build=build, **(of_a_book | declared))
+
+
+BOOK = book_read("book", "book:{book_id}:metadata", reads.book)
+CHAPTER_LIST = book_read("chapter_list", "book:{book_id}:chapters:list", reads.chapter_list)
+CHAPTER = book_read(
+    "chapter",
+    "book:{book_id}:chapter:{number}",
+    reads.chapter,
     params=lambda request, user_id, book_id, number: {"book_id": book_id, "number": number},
-    scope="book_id",
     warm=_every_chapter,
-    access=may_read,
     prefetch=_next_chapter,
 )
-DESCRIPTIONS = CachedRead(
-    name="descriptions",
-    template="book:{book_id}:descriptions:{kind}:{chapter}",
-    generations=(BOOK_GENERATION,),
-    ttl=STATIC,
-    build=_descriptions,
+DESCRIPTIONS = book_read(
+    "descriptions",
+    "book:{book_id}:descriptions:{kind}:{chapter}",
+    _descriptions,
     params=description_params,
-    scope="book_id",
     warm=lambda book_id: [{"book_id": book_id, "kind": ANY, "chapter": ANY}],
-    access=may_read,
 )
-
-TOC = CachedRead(
-    name="toc",
-    template="book:{book_id}:toc",
-    generations=(BOOK_GENERATION,),
-    ttl=STATIC,
-    build=reads.toc,
-    params=_of_book,
-    scope="book_id",
-    warm=_whole_book,
-    access=may_read,
-)
+TOC = book_read("toc", "book:{book_id}:toc", reads.toc)
 
 
 # --- what retires them -----------------------------------------------------------------
