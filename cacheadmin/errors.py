@@ -5,6 +5,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler
 
 
@@ -45,7 +46,14 @@ def describe(limit_bytes):
 
 
 def api_exception_handler(exc, context):
-    """DRF's handler, plus Django's RequestDataTooBig as a 413 (never a 400 with a traceback)."""
+    """DRF's handler, plus Django's RequestDataTooBig as a 413 (never a 400 with a traceback).
+
+    Every error of the API is JSON (docs/API.md), also for a browser whose Accept asked for
+    the browsable API's HTML: the error is rendered by the JSON renderer."""
+    request = context["request"]
     if isinstance(exc, RequestDataTooBig):
-        return body_too_large(context["request"], settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-    return exception_handler(exc, context)
+        return body_too_large(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    response = exception_handler(exc, context)
+    if response is not None and getattr(request, "accepted_renderer", None) is not None:
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+    return response

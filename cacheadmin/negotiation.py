@@ -1,4 +1,5 @@
-"""DRF's content negotiation with a short cut for the Accept headers API clients send."""
+"""DRF's content negotiation: a format asked for by name wins over Accept, and a short cut
+for the Accept headers API clients send."""
 
 from rest_framework.negotiation import DefaultContentNegotiation
 
@@ -8,18 +9,28 @@ PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
 
 
 class ContentNegotiation(DefaultContentNegotiation):
-    """DefaultContentNegotiation, answered at once when the outcome cannot differ.
+    """DefaultContentNegotiation, with two differences.
 
-    With no format override and an Accept header of `application/json` or `*/*` (or none),
-    DRF would pick the first renderer that produces JSON (or the first renderer for
-    `*/*`): the parse of the header is skipped, nothing else changes. Every other
-    request is negotiated by DRF itself.
+    A format asked for by name (`?format=json`, or a format suffix) is served whatever
+    Accept says (docs/API.md: `?format=json` forces JSON), where DRF answers `406` to
+    `?format=json` with `Accept: text/html`. An unknown format is still DRF's `404`.
+
+    Without one, an Accept header of `application/json` or `*/*` (or none) is answered at
+    once: DRF would pick the first renderer that produces JSON (or the first renderer for
+    `*/*`); the parse of the header is skipped, nothing else changes. Every other request
+    is negotiated by DRF itself.
     """
 
     def select_renderer(self, request, renderers, format_suffix=None):
         meta = http_request(request).META
+        asked = format_suffix or self._format_override(request, meta)
+        if asked:
+            named = [renderer for renderer in renderers if renderer.format == asked]
+            if named:
+                return named[0], named[0].media_type
+            return super().select_renderer(request, renderers, format_suffix)
         accept = meta.get("HTTP_ACCEPT", "*/*")
-        if accept in PLAIN_ACCEPT and not format_suffix and not self._format_override(request, meta):
+        if accept in PLAIN_ACCEPT:
             first = renderers[0]
             if accept == "application/json" and first.media_type != "application/json":
                 return super().select_renderer(request, renderers, format_suffix)
@@ -27,5 +38,8 @@ class ContentNegotiation(DefaultContentNegotiation):
         return super().select_renderer(request, renderers, format_suffix)
 
     def _format_override(self, request, meta):
-        """A ?format= override (request.GET is parsed only when there is a query string)."""
-        return bool(meta.get("QUERY_STRING")) and self.settings.URL_FORMAT_OVERRIDE in request.GET
+        """The format ?format= asks for, or None (request.GET is parsed only when there is a
+        query string)."""
+        if not meta.get("QUERY_STRING"):
+            return None
+        return request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) or None

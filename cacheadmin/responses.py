@@ -164,10 +164,12 @@ class CachedReadMixin:
             following = read.prefetch(params, entry.meta)
             if following is not None:
                 after_response(lambda: _prefetch(read, following))
-        headers = {"ETag": entry.meta["etag"], "X-Cache": outcome, "Cache-Control": "private"}
-        if request.accepted_renderer.format != "json":  # the browsable API renders the data itself
+        headers = {"X-Cache": outcome, "Cache-Control": "private"}
+        if request.accepted_renderer.format != "json":
+            # The browsable API renders the data itself: another representation, so not the
+            # JSON answer's ETag (If-None-Match with it must not answer 304 for this page).
             return Response(json.loads(entry.payload), headers=headers)
-        return respond(request, entry.payload, headers)
+        return respond(request, entry.payload, {"ETag": entry.meta["etag"], **headers})
 
 
 def etag_matches(header, etag):

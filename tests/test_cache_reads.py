@@ -190,6 +190,30 @@ def test_browsable_api_renders_the_cached_answer(api, book):
     assert json_body["title"] in response.content.decode()
 
 
+def test_the_browsable_page_never_carries_the_json_answers_etag(api, book):
+    """Two representations, two validators: the HTML page is not the JSON body the ETag names."""
+    url = f"/api/v1/books/{book.pk}/"
+    etag = api.get(url)["ETag"]
+    page = api.get(url, HTTP_ACCEPT="text/html", HTTP_IF_NONE_MATCH=etag)
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert "ETag" not in page
+    assert api.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304  # the JSON answer still revalidates
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/html,application/xhtml+xml,*/*;q=0.8"])
+def test_a_named_format_and_errors_are_json_for_a_browser_too(api, other_api, user, accept):
+    """docs/API.md: `?format=json` forces JSON, and every error of the API is JSON."""
+    book = make_book(user, title="Diary")
+    forced = api.get(f"/api/v1/books/{book.pk}/?format=json", HTTP_ACCEPT=accept)
+    assert forced.status_code == 200 and forced["Content-Type"] == "application/json"
+    assert forced.json()["title"] == "Diary"
+    hidden = other_api.get(f"/api/v1/books/{book.pk}/", HTTP_ACCEPT=accept)
+    assert hidden.status_code == 404 and hidden["Content-Type"] == "application/json"
+    assert "detail" in hidden.json()
+    anonymous = APIClient().get("/api/v1/books/", HTTP_ACCEPT=accept)
+    assert anonymous.status_code == 401 and anonymous.json()["detail"]
+
+
 def test_browsable_api_never_shows_a_private_answer_to_others(api, other_api, user):
     book = make_book(user, title="Diary")
     api.get(f"/api/v1/books/{book.pk}/")

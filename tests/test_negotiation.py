@@ -1,6 +1,7 @@
 """The short cut of content negotiation picks exactly what DRF's own would."""
 
 import pytest
+from django.http import Http404
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -16,10 +17,21 @@ ACCEPTS = [None, "", "*/*", "application/json", "text/html", "text/html,*/*;q=0.
 @pytest.mark.parametrize("accept", ACCEPTS)
 @pytest.mark.parametrize("renderers", RENDERER_LISTS, ids=["json-first", "html-first"])
 @pytest.mark.parametrize("query", ["", "?format=api", "?format=json"])
-def test_same_choice_as_drf(accept, renderers, query):
+def test_same_choice_as_drf_but_a_named_format_wins(accept, renderers, query):
+    """DRF's choice, except that ?format= is served whatever Accept says (DRF: 406)."""
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
     request = Request(APIRequestFactory().get("/x/" + query, **headers))
-    assert choice(ContentNegotiation(), request, renderers) == choice(DefaultContentNegotiation(), request, renderers)
+    expected = choice(DefaultContentNegotiation(), request, renderers)
+    if query:
+        named = JSONRenderer if query.endswith("json") else BrowsableAPIRenderer
+        expected = (named, named.media_type)
+    assert choice(ContentNegotiation(), request, renderers) == expected
+
+
+def test_an_unknown_format_is_drfs_404():
+    request = Request(APIRequestFactory().get("/x/?format=xml"))
+    with pytest.raises(Http404):
+        ContentNegotiation().select_renderer(request, RENDERER_LISTS[0])
 
 
 def choice(negotiation, request, renderers):
