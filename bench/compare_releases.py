@@ -2,9 +2,12 @@
 
     git worktree add /tmp/oldtree <commit> && ln -s $PWD/.venv /tmp/oldtree/.venv
     OLD_TREE=/tmp/oldtree .venv/bin/python bench/compare_releases.py
+    WORKERS=1 CONNECTIONS=1 OLD_TREE=/tmp/oldtree .venv/bin/python bench/compare_releases.py
 
 Three services on one redis-server of the bench's own and PostgreSQL (reader_bench): the old
-checkout, this one, and this one with the read throttle off (its Redis round trip isolated).
+checkout, this one, and this one with the read throttle off (its Redis round trip isolated);
+WORKERS gunicorn workers each (default 5), wrk with CONNECTIONS connections (default 8). One
+worker and one connection measure the CPU of a request alone, with a core to spare for wrk.
 Rounds interleave the services; the median of ROUNDS runs of SECS seconds is reported: requests
 per second, and the CPU each request cost the service's gunicorn processes and the Redis server
 (from /proc, over the same run). The in-process part (data, migrations) runs this checkout's code;
@@ -42,9 +45,14 @@ def old_service_class():
     return service
 
 
+WORKERS = int(os.environ.get("WORKERS", "5"))  # gunicorn workers per service
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "8"))  # wrk's
+
+
 def wrk(port, path, token, seconds):
     """(requests per second, requests) of one wrk run."""
-    command = ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}"]
+    command = ["wrk", f"-t{min(2, CONNECTIONS)}", f"-c{CONNECTIONS}", f"-d{seconds}s"]
+    command += ["-H", f"Authorization: Bearer {token}"]
     command += ["-H", "Accept: application/json", f"http://127.0.0.1:{port}{path}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), int(
@@ -87,12 +95,16 @@ def main():
             services = {
                 "old": stack.enter_context(
                     old_service(
-                        redis.url, 5, REDIS_KEY_PREFIX="old", DATABASE_URL=DATABASE, REDIS_CACHE_RELAY_SECONDS="0.25"
+                        redis.url,
+                        WORKERS,
+                        REDIS_KEY_PREFIX="old",
+                        DATABASE_URL=DATABASE,
+                        REDIS_CACHE_RELAY_SECONDS="0.25",
                     )
                 ),
-                "new": stack.enter_context(common.Service(DATABASE, redis.url, 5, REDIS_KEY_PREFIX="new")),
+                "new": stack.enter_context(common.Service(DATABASE, redis.url, WORKERS, REDIS_KEY_PREFIX="new")),
                 "new, no read throttle": stack.enter_context(
-                    common.Service(DATABASE, redis.url, 5, REDIS_KEY_PREFIX="new2", THROTTLE_READ_RATE="off")
+                    common.Service(DATABASE, redis.url, WORKERS, REDIS_KEY_PREFIX="new2", THROTTLE_READ_RATE="off")
                 ),
             }
             for service in services.values():

@@ -59,12 +59,13 @@ class CachedTokenAuthentication(TokenAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
+        ahead = getattr(request._request, "cache_look_ahead", None)
+        if ahead is not None and ahead.token is not None:
+            # The look-ahead read the same header: a token there is one a strict read gives.
+            return self._authenticate(ahead.token, ahead.token_params, ahead.holder)
         key = bearer_token(request, strict=True)
         if key is None:
             return None
-        ahead = getattr(request._request, "cache_look_ahead", None)
-        if ahead is not None and ahead.token == key:
-            return self._authenticate(key, ahead.token_params, ahead.holder)
         return self._authenticate(key, token_read(key)[1], None)
 
     def authenticate_credentials(self, key):
@@ -120,12 +121,18 @@ def user_from(payload):
     skips Model.__init__: a hit builds no model, and pre_init/post_init are sent once per
     payload, when from_db makes the original.
     """
-    original = _made_by_from_db(get_user_model(), tuple(payload.items()))
+    original = _made_by_from_db(_user_model(), tuple(payload.items()))
     user = original.__class__.__new__(original.__class__)
     user.__dict__.update(original.__dict__)
     user._state = ModelState()
     user._state.adding, user._state.db = False, original._state.db
     return user
+
+
+@functools.cache
+def _user_model():
+    """get_user_model(), asked once: AUTH_USER_MODEL cannot change while Django runs."""
+    return get_user_model()
 
 
 @functools.lru_cache(maxsize=1024)

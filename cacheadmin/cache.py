@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from contextlib import suppress
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
@@ -75,6 +75,13 @@ def window_count(replies, seconds):
     only if they are needed: a refused request's Retry-After)."""
     count, started = replies
     return count, seconds if started else None
+
+
+def key_namer(backend):
+    """name(key) for a django-redis cache: the name its make_key gives a key (its KEY_FUNCTION,
+    prefix and version), without the CacheKey object make_key wraps each name in."""
+    key_func, prefix, version = backend.key_func, backend.key_prefix, backend.version
+    return lambda key: key_func(key, prefix, version)
 
 
 def decode_entry(backend, raw):
@@ -138,14 +145,14 @@ class Breaker:
         return bool(self._open_until)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """An answer: the generations it was computed under, its payload, and the read's
-    opaque meta (the engine adds nothing but what its hooks need)."""
+    opaque meta (the engine adds nothing but what its hooks need). A tuple: two are made
+    on every hit (the token's user and the answer)."""
 
     generations: list
     payload: object
-    meta: dict = field(default_factory=dict)
+    meta: dict
     store: bool = True  # False: answered, never stored
 
 
@@ -320,12 +327,12 @@ class ResponseCache:
         seconds until it ends or None)} (window_count).
         """
         backend = self.backend()
+        name = key_namer(backend)
         names, spans = [], []
         for read, params in reads:
-            gens = read.generation_names(params)
-            names.append(backend.make_key(read.key(params)))
-            names.extend(backend.make_key(gen) for gen in gens)
-            spans.append(1 + len(gens))
+            keys = (read.key(params), *read.generation_names(params))
+            names += map(name, keys)
+            spans.append(len(keys))
         commands = [("MGET", *names)]
         for name, seconds in windows:
             commands += window_commands(name, seconds)
@@ -334,8 +341,8 @@ class ResponseCache:
             name: window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
             for i, (name, seconds) in enumerate(windows)
         }
-        if self.relay.thread is None and self.stats.due():  # else the relay thread flushes
-            self.flush_stats()
+        if self.relay.thread is None and (self.stats.due() or metrics.pending_reads.due()):
+            self.flush_counts()  # else the relay thread does, each round
         found, start = [], 0
         for span in spans:
             raw, *generations = values[start : start + span]
@@ -442,6 +449,12 @@ class ResponseCache:
             if entry is not None:
                 return entry
         return None
+
+    def flush_counts(self):
+        """Write what this process added up: the answers to its metrics, the statistics per
+        read to Redis."""
+        metrics.flush()
+        self.flush_stats()
 
     def flush_stats(self):
         pending = self.stats.take()
@@ -645,11 +658,14 @@ class Relay:
             try:
                 close_old_connections()
                 self.tick()
-                self.cache.flush_stats()
             except CacheUnavailable:
                 pass
             except Exception:
                 log.exception("Cache relay check failed")
+            try:
+                self.cache.flush_counts()  # the metrics even while Redis is away
+            except Exception:
+                log.exception("Flushing this process's counts failed")
         connections.close_all()  # this thread's own connections
 
     def stop(self):

@@ -30,6 +30,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.sentinel import SentinelManagedConnection
 
+try:
+    from hiredis import pack_command
+except ImportError:  # redis-py packs the commands then
+    pack_command = None
+
 
 class ServerChecked:
     def on_connect_check_health(self, check_health=True):
@@ -96,11 +101,19 @@ def round_trip(client, commands):
     """
     conn = _connection(client.connection_pool)
     try:
-        conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+        conn.send_packed_command(_packed(conn, commands), check_health=False)
         return [conn.read_response() for _ in commands]
     except BaseException:
         conn.disconnect()
         raise
+
+
+def _packed(conn, commands):
+    """The commands in Redis' protocol: with hiredis, one C call each (redis-py's packer walks
+    every argument in Python first). Command names are single words here."""
+    if pack_command is None:
+        return conn.pack_commands(commands)
+    return [b"".join([pack_command(command) for command in commands])]
 
 
 def _connection(connection_pool):

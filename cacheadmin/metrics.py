@@ -10,11 +10,17 @@ every process writes its values to files there and /metrics adds them up
 (prometheus-client's multiprocess mode; README, "Metrics"). Without it (tests,
 runserver) the values live in this process's default registry.
 
-The hot path (one cached read) costs one counter increment and one histogram
-observation, through children looked up once per label set (see `cached_read`).
+The hot path (one cached read) adds the answer up in memory; the counter and the histogram
+are written when the cache relay's thread flushes, every REDIS_CACHE_RELAY_SECONDS, before a
+scrape this process serves, and at its exit (see `PendingReads`). So another process's last
+answers may reach a scrape up to one relay round late.
 """
 
+import atexit
+import bisect
 import os
+import threading
+import time
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -96,20 +102,77 @@ THROTTLED = Counter(
 )
 
 # (read, outcome) -> (counter child, histogram child): labels() takes a lock and builds a
-# tuple on every call; a plain dict lookup is what the hot path can afford.
+# tuple on every call; a plain dict lookup is what a flush can afford.
 _read_children = {}
 
 
-def cached_read(read, outcome, seconds):
-    """One answer of a cached read: the hot path (one increment, one observation)."""
+def _children(read, outcome):
     children = _read_children.get((read, outcome))
     if children is None:
         children = _read_children[(read, outcome)] = (
             CACHED_READS.labels(read, outcome),
             READ_SECONDS.labels(read, outcome),
         )
-    children[0].inc()
-    children[1].observe(seconds)
+    return children
+
+
+class PendingReads:
+    """The cached reads answered since the last flush, added up per read and outcome.
+
+    A cached read is the hot path: in multiprocess mode each write of a value is an update
+    of an mmap'd file under a lock, three per answer. Answers are added up here instead and
+    written by flush(): the cache relay's thread flushes each round
+    (REDIS_CACHE_RELAY_SECONDS), a scrape served by this process flushes first, and so does
+    the process's exit. A process with no relay thread flushes on an answer once a second.
+    """
+
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = {}  # (read, outcome) -> [answers, seconds in all, answers per latency bucket]
+        self.flushed_at = time.monotonic()
+
+    def add(self, read, outcome, seconds):
+        bucket = bisect.bisect_left(LATENCY_BUCKETS, seconds)  # the first bucket with seconds <= le
+        with self._lock:
+            counts = self._counts.get((read, outcome))
+            if counts is None:
+                counts = self._counts[(read, outcome)] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1)]
+            counts[0] += 1
+            counts[1] += seconds
+            counts[2][bucket] += 1
+
+    def due(self):
+        return bool(self._counts) and time.monotonic() - self.flushed_at >= self.FLUSH_SECONDS
+
+    def flush(self):
+        """Write what was added up to the metrics: one increment per read and outcome, and per
+        latency bucket that was reached (what Histogram.observe writes, added up)."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            self.flushed_at = time.monotonic()
+        for (read, outcome), (answers, seconds, buckets) in counts.items():
+            counter, histogram = _children(read, outcome)
+            counter.inc(answers)
+            histogram._sum.inc(seconds)
+            for value, reached in zip(histogram._buckets, buckets, strict=True):
+                if reached:
+                    value.inc(reached)
+
+
+pending_reads = PendingReads()
+atexit.register(pending_reads.flush)
+
+
+def cached_read(read, outcome, seconds):
+    """One answer of a cached read: the hot path (added up, written by the next flush)."""
+    pending_reads.add(read, outcome, seconds)
+
+
+def flush():
+    """Write the answers added up so far (PendingReads)."""
+    pending_reads.flush()
 
 
 def answers_stored(sizes):
@@ -195,7 +258,9 @@ def collected():
 
 
 def exposition():
-    """Every metric of this deployment in Prometheus' text format (0.0.4): bytes."""
+    """Every metric of this deployment in Prometheus' text format (0.0.4): bytes. This process's
+    answers not yet written are written first."""
+    flush()
     return generate_latest(collected())
 
 

@@ -82,12 +82,42 @@ class CachedReadMixin:
 
     cached_read = None
 
-    def _allowed_methods(self):
-        # DRF's Allow header, computed on every response: the same for every instance.
+    # --- what every request of a view class shares, made once per class ------------------
+    #
+    # DRF makes these on every request. The authentication, parser and negotiation classes
+    # of a cached view hold no per-request state, so one instance of each serves every
+    # request (the permission and throttle classes are still made per request, as DRF does).
+
+    def _per_class(self, name, make):
         cls = type(self)
-        if "_allowed_cache" not in cls.__dict__:
-            cls._allowed_cache = super()._allowed_methods()
-        return cls._allowed_cache
+        if name not in cls.__dict__:
+            setattr(cls, name, make())
+        return cls.__dict__[name]
+
+    def _allowed_methods(self):
+        return self._per_class("_allowed_cache", super()._allowed_methods)
+
+    def get_authenticators(self):
+        return self._per_class("_authenticators_cache", super().get_authenticators)
+
+    def get_parsers(self):
+        return self._per_class("_parsers_cache", super().get_parsers)
+
+    def get_content_negotiator(self):
+        return self._per_class("_negotiator_cache", super().get_content_negotiator)
+
+    @property
+    def default_response_headers(self):
+        # A fresh dict each time: DRF's finalize_response pops from it.
+        return dict(self._per_class("_headers_cache", lambda: super(CachedReadMixin, self).default_response_headers))
+
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        # DRF's Request proxies `method` to the Django request through __getattr__, which
+        # costs a raised AttributeError on each of dispatch's reads; DRF's clone_request
+        # sets it the same way.
+        drf_request.method = request.method
+        return drf_request
 
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
@@ -97,6 +127,11 @@ class CachedReadMixin:
             metrics.cached_read(self.cached_read.name, outcome, time.perf_counter() - started)
         return response
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, StoredAnswer):
+            return response  # made with the headers DRF's finalize_response adds (respond())
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def get_throttles(self):
         # Asked twice per request (the look-ahead, then DRF's check): built once per view instance.
         if not hasattr(self, "_throttles"):
@@ -104,7 +139,7 @@ class CachedReadMixin:
         return self._throttles
 
     def initial(self, request, *args, **kwargs):
-        if http_request(request).method in ("GET", "HEAD"):
+        if request.method in ("GET", "HEAD"):  # set by initialize_request
             request._request.cache_look_ahead = self._look_ahead(request, kwargs)
         super().initial(request, *args, **kwargs)
 
@@ -169,7 +204,14 @@ class CachedReadMixin:
             # The browsable API renders the data itself: another representation, so not the
             # JSON answer's ETag (If-None-Match with it must not answer 304 for this page).
             return Response(json.loads(entry.payload), headers=headers)
-        return respond(request, entry.payload, {"ETag": entry.meta["etag"], **headers})
+        headers["ETag"] = etag = entry.meta["etag"]
+        if is_not_modified(request, etag):
+            response = HttpResponseNotModified()
+            for name, value in headers.items():
+                response[name] = value
+            return response
+        headers["Content-Length"] = str(len(entry.payload))  # else CommonMiddleware sets it, checked
+        return StoredAnswer(entry.payload, {**headers, **self.headers})  # self.headers: Allow, Vary (DRF)
 
 
 def etag_matches(header, etag):
@@ -184,14 +226,16 @@ def is_not_modified(request, etag):
     return bool(header) and etag_matches(header, etag)
 
 
-def respond(request, body, headers):
-    if is_not_modified(request, headers["ETag"]):
-        response = HttpResponseNotModified()
-    else:
-        response = HttpResponse(body, content_type="application/json")
-    for name, value in headers.items():
-        response[name] = value
-    return response
+class StoredAnswer(HttpResponse):
+    """A stored answer, served as stored. Its headers are made here, ASCII only, and set
+    without HttpResponse's check of each one; they include those DRF's finalize_response
+    adds (Allow, Vary), so the view's finalize_response leaves it as it is."""
+
+    def __init__(self, body, headers):
+        super().__init__(body, content_type="application/json")
+        store = self.headers._store  # what ResponseHeaders.__setitem__ fills, once values are checked
+        for name, value in headers.items():
+            store[name.lower()] = (name, value)
 
 
 def _prefetch(read, params):

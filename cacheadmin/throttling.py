@@ -36,7 +36,7 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from cacheadmin import metrics
 from cacheadmin.auth import http_request
-from cacheadmin.cache import Breaker, window_commands, window_count
+from cacheadmin.cache import Breaker, key_namer, window_commands, window_count
 from cacheadmin.connections import round_trip
 
 log = logging.getLogger(__name__)
@@ -261,13 +261,17 @@ class UserThrottle(WindowRateThrottle):
         return "upload" if is_upload(request, view) else "write"
 
     def allow_request(self, request, view):
-        self.scope = self.scope_of(request, view)
-        if self.scope not in self.scopes:
-            self.remaining = None
-            return True
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        if not self.__dict__.pop("rated", False):  # count_ahead found the scope and rate already
+            self.scope = self.scope_of(request, view)
+            if self.scope not in self.scopes:
+                self.remaining = None
+                return True
+            self._rate(self.get_rate())
         return super().allow_request(request, view)
+
+    def _rate(self, rate):
+        self.rate = rate
+        self.num_requests, self.duration = self.parse_rate(rate)
 
     def ident(self, request, view):
         user = getattr(request, "user", None)
@@ -284,8 +288,10 @@ class UserThrottle(WindowRateThrottle):
         rate, naming = self.get_rate(), _naming()
         if rate is None or counter.breaker.open or not naming.same_redis:
             return None
+        self._rate(rate)
+        self.rated = True  # this instance serves this one request: allow_request uses it
         key = self.cache_format % {"scope": self.scope, "ident": str(user_id)}
-        return key, naming.backend.make_key(key), self.parse_rate(rate)[1]
+        return key, naming.name(key), self.duration
 
 
 class WriteThrottle(UserThrottle):
@@ -296,7 +302,7 @@ class WriteThrottle(UserThrottle):
 
 class _Naming(NamedTuple):
     setting: dict  # the settings.CACHES these facts were read from
-    backend: object  # the throttle alias' cache, used here only to name keys (make_key)
+    name: object  # name(key): the throttle alias' name of a key, as its make_key gives it
     same_redis: bool  # the counters live in the response cache's Redis: one round trip
 
 
@@ -310,7 +316,7 @@ def _naming():
     global _named
     if _named.setting is not settings.CACHES:
         same = settings.CACHES[ALIAS]["LOCATION"] == settings.CACHES["default"]["LOCATION"]
-        _named = _Naming(settings.CACHES, caches[ALIAS], same)
+        _named = _Naming(settings.CACHES, key_namer(caches[ALIAS]), same)
     return _named
 
 

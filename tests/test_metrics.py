@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import connections
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from books import cached
@@ -127,6 +128,56 @@ def test_hits_misses_and_bypasses_are_counted_per_read(api, book, scraper, setti
     assert change(before, after, "reader_cache_answer_bytes_count", read="book") == 1
     assert change(before, after, "reader_cache_answer_bytes_count", read="chapter") == 2
     assert change(before, after, "reader_cache_answer_bytes_sum", read="book") > 50
+
+
+def unwritten():
+    """What a scrape would read now, without writing this process's pending answers first."""
+    return parse(generate_latest(metrics.collected()).decode())
+
+
+def test_answers_are_added_up_and_written_as_their_observations_would_be():
+    before = here()  # writes anything pending
+    for seconds in (0.0001, 0.001, 7.0):  # in the first bucket, on a bound, past the last one
+        metrics.cached_read("book", "MISS", seconds)
+    pending = unwritten()
+    after = here()
+
+    assert change(before, pending, READS, read="book", outcome="MISS") == 0
+    assert change(before, after, READS, read="book", outcome="MISS") == 3
+    buckets = {
+        le: change(before, after, f"{SECONDS}_bucket", read="book", outcome="MISS", le=le)
+        for le in ("0.0005", "0.001", "0.0025", "5.0", "+Inf")
+    }
+    assert buckets == {"0.0005": 1, "0.001": 2, "0.0025": 2, "5.0": 2, "+Inf": 3}  # cumulative, as observe()
+    assert change(before, after, f"{SECONDS}_count", read="book", outcome="MISS") == 3
+    assert change(before, after, f"{SECONDS}_sum", read="book", outcome="MISS") == pytest.approx(7.0011)
+
+
+def test_the_relay_thread_writes_them_each_round(settings):
+    settings.REDIS_CACHE_RELAY_SECONDS = 0.05
+    before = here()
+    metrics.cached_read("chapter", "HIT", 0.001)
+    response_cache.relay.ensure_running()
+    try:
+        deadline = time.monotonic() + 10
+        while not change(before, unwritten(), READS, read="chapter", outcome="HIT") and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        response_cache.relay.stop()
+    assert change(before, unwritten(), READS, read="chapter", outcome="HIT") == 1
+
+
+def test_without_a_relay_thread_a_cached_read_writes_them_once_a_second(api, book):
+    assert response_cache.relay.thread is None  # REDIS_CACHE_RELAY_SECONDS = 0 (settings_test)
+    before = here()
+    assert api.get(f"/api/v1/books/{book.pk}/")["X-Cache"] == "MISS"
+    assert change(before, unwritten(), READS, read="book", outcome="MISS") == 0  # within the second
+
+    metrics.pending_reads.flushed_at -= metrics.PendingReads.FLUSH_SECONDS
+    assert api.get(f"/api/v1/books/{book.pk}/")["X-Cache"] == "HIT"
+    pending = unwritten()
+    assert change(before, pending, READS, read="book", outcome="MISS") == 1  # written by the hit's look-ahead
+    assert change(before, pending, READS, read="book", outcome="HIT") == 0  # counted after it: pending
 
 
 def test_every_declared_read_is_listed_before_it_is_used(scraper):

@@ -1,4 +1,5 @@
-"""What every request pays for: Django's message storage only when a request uses messages."""
+"""What every request pays for, kept small without changing any response: Django's message storage only
+when a request uses messages; a stored answer's headers made at once (cacheadmin.responses.StoredAnswer)."""
 
 import pytest
 from django.contrib import messages
@@ -6,6 +7,7 @@ from django.http import HttpResponse
 from django.utils.functional import empty
 
 from cacheadmin.middleware import LazyMessageMiddleware
+from tests.factories import make_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,3 +31,31 @@ def test_a_message_added_is_stored_and_read_on_the_next_request(rf, settings):
     second = rf.get("/", HTTP_COOKIE=f"messages={response.cookies['messages'].value}")
     middleware.process_request(second)
     assert [str(message) for message in messages.get_messages(second)] == ["Cleared 3 answers."]
+
+
+def test_a_stored_answer_has_the_headers_drf_and_django_would_give_it(api, user):
+    """A stored answer skips DRF's finalize_response and Django's header checks: its headers must
+    still be those DRF gives every response of the view (OPTIONS goes through DRF's own path)."""
+    book = make_book(user, chapters=2)
+    urls = [
+        "/api/v1/books/",
+        f"/api/v1/books/{book.pk}/",
+        f"/api/v1/books/{book.pk}/chapters/",
+        f"/api/v1/books/{book.pk}/chapters/1/",
+        f"/api/v1/books/{book.pk}/progress/",
+        f"/api/v1/books/{book.pk}/descriptions/",
+        f"/api/v1/books/{book.pk}/toc/",
+    ]
+    for url in urls:
+        miss, hit, options = api.get(url), api.get(url), api.options(url)
+        assert (miss["X-Cache"], hit["X-Cache"]) == ("MISS", "HIT"), url
+        for answer in (miss, hit):
+            assert answer["Allow"] == options["Allow"], url
+            assert answer["Vary"] == options["Vary"] == "Accept", url
+            assert answer["Content-Type"] == "application/json", url
+            assert answer["Content-Length"] == str(len(answer.content)), url
+            assert answer["Cache-Control"] == "private", url
+            assert answer["ETag"] == miss["ETag"], url
+            for name in ("X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):  # Django's middleware
+                assert answer[name] == options[name], (url, name)
+        assert sorted(hit.headers) == sorted(miss.headers), url

@@ -64,3 +64,15 @@ def test_a_forked_child_opens_its_own_connection(client):
     os.close(read)
     assert child and child != parent
     assert client_id(client) == parent  # the parent's connection is untouched
+
+
+def test_commands_packed_by_hiredis_are_what_redis_py_packs(client, monkeypatch):
+    from cacheadmin import connections
+
+    commands = [("MGET", "reader:1:book:7", "gen:é"), ("INCR", "t:read:3"), ("EXPIRE", "t:read:3", 60, "NX")]
+    conn = connections._connection(client.connection_pool)
+    assert connections.pack_command is not None  # hiredis is installed (requirements.txt)
+    with_hiredis = connections._packed(conn, commands)
+    monkeypatch.setattr(connections, "pack_command", None)
+    assert b"".join(connections._packed(conn, commands)) == b"".join(with_hiredis)
+    assert round_trip(client, [("SET", "rt:p", "é"), ("GET", "rt:p")]) == [b"OK", "é".encode()]
