@@ -121,7 +121,10 @@ def user_from(payload):
     skips Model.__init__: a hit builds no model, and pre_init/post_init are sent once per
     payload, when from_db makes the original.
     """
-    original = _made_by_from_db(_user_model(), tuple(payload.items()))
+    if tuple(payload) == USER_FIELDS:  # USER_FIELDS, in order: the values alone name the user
+        original = _made_by_from_db(_user_model(), *payload.values())
+    else:  # an entry of other fields (an older release): made for itself
+        original = _from_db(_user_model(), payload)
     user = original.__class__.__new__(original.__class__)
     user.__dict__.update(original.__dict__)
     user._state = ModelState()
@@ -136,10 +139,14 @@ def _user_model():
 
 
 @functools.lru_cache(maxsize=1024)
-def _made_by_from_db(model, items):
+def _made_by_from_db(model, *values):
+    """The user of a payload of USER_FIELDS (their values, in that order), made once."""
+    return _from_db(model, dict(zip(USER_FIELDS, values, strict=True)))
+
+
+def _from_db(model, payload):
     """from_db takes the values of the loaded fields in the model's field order, whatever order
     field_names has: they are put in that order here."""
-    payload = dict(items)
     names = [field.attname for field in model._meta.concrete_fields if field.attname in payload]
     return model.from_db(None, names, [payload[name] for name in names])
 

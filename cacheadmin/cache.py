@@ -323,8 +323,8 @@ class ResponseCache:
         """(lookup_many(reads), counts) in one round trip.
 
         windows: (stored name, seconds) of fixed-window counters (the throttles') each counting
-        one request in that round trip; counts: {stored name: (requests in the window,
-        seconds until it ends or None)} (window_count).
+        one request in that round trip; counts: for each window, in order, (requests in the
+        window, seconds until it ends or None) (window_count).
         """
         backend = self.backend()
         name = key_namer(backend)
@@ -337,10 +337,10 @@ class ResponseCache:
         for name, seconds in windows:
             commands += window_commands(name, seconds)
         values, *replies = self.run(lambda client: round_trip(client, commands), backend)
-        counts = {
-            name: window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
-            for i, (name, seconds) in enumerate(windows)
-        }
+        counts = [
+            window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
+            for i, (_, seconds) in enumerate(windows)
+        ]
         if self.relay.thread is None and (self.stats.due() or metrics.pending_reads.due()):
             self.flush_counts()  # else the relay thread does, each round
         found, start = [], 0

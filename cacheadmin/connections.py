@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from django_redis import pool
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.sentinel import SentinelManagedConnection
 
@@ -102,7 +103,7 @@ def round_trip(client, commands):
     conn = _connection(client.connection_pool)
     try:
         conn.send_packed_command(_packed(conn, commands), check_health=False)
-        return [conn.read_response() for _ in commands]
+        return [_reply(conn._parser) for _ in commands]
     except BaseException:
         conn.disconnect()
         raise
@@ -114,6 +115,16 @@ def _packed(conn, commands):
     if pack_command is None:
         return conn.pack_commands(commands)
     return [b"".join([pack_command(command) for command in commands])]
+
+
+def _reply(parser):
+    """One reply, read as Connection.read_response reads it, without what it does around the
+    read for every call (it formats its error messages first); an error reply raises, and a
+    socket error is raised as it is (round_trip drops the connection either way)."""
+    reply = parser.read_response()
+    if isinstance(reply, ResponseError):
+        raise reply
+    return reply
 
 
 def _connection(connection_pool):

@@ -88,28 +88,32 @@ class CachedReadMixin:
     # of a cached view hold no per-request state, so one instance of each serves every
     # request (the permission and throttle classes are still made per request, as DRF does).
 
-    def _per_class(self, name, make):
+    def _shared(self, name, call=True):
+        """DRF's `name` (a method, called; or a property) for this view class, made once."""
         cls = type(self)
-        if name not in cls.__dict__:
-            setattr(cls, name, make())
-        return cls.__dict__[name]
+        parts = cls.__dict__.get("_shared_parts")
+        if parts is None:
+            parts = cls._shared_parts = {}
+        if name not in parts:
+            value = getattr(super(), name)
+            parts[name] = value() if call else value
+        return parts[name]
 
     def _allowed_methods(self):
-        return self._per_class("_allowed_cache", super()._allowed_methods)
+        return self._shared("_allowed_methods")
 
     def get_authenticators(self):
-        return self._per_class("_authenticators_cache", super().get_authenticators)
+        return self._shared("get_authenticators")
 
     def get_parsers(self):
-        return self._per_class("_parsers_cache", super().get_parsers)
+        return self._shared("get_parsers")
 
     def get_content_negotiator(self):
-        return self._per_class("_negotiator_cache", super().get_content_negotiator)
+        return self._shared("get_content_negotiator")
 
     @property
     def default_response_headers(self):
-        # A fresh dict each time: DRF's finalize_response pops from it.
-        return dict(self._per_class("_headers_cache", lambda: super(CachedReadMixin, self).default_response_headers))
+        return dict(self._shared("default_response_headers", call=False))  # DRF's finalize pops from it
 
     def initialize_request(self, request, *args, **kwargs):
         drf_request = super().initialize_request(request, *args, **kwargs)
@@ -122,7 +126,7 @@ class CachedReadMixin:
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
         response = super().dispatch(request, *args, **kwargs)
-        outcome = response.get("X-Cache")  # None for errors (401, 404, 429…), which are no cached answer
+        outcome = self.__dict__.get("answered")  # get()'s X-Cache; errors (401, 404, 429…) are no answer
         if outcome is not None:
             metrics.cached_read(self.cached_read.name, outcome, time.perf_counter() - started)
         return response
@@ -157,13 +161,13 @@ class CachedReadMixin:
             wanted.append((read, params))
         if not wanted:
             return None
-        windows = self._windows_to_count(request, user_id) if user_id is not None else {}
+        counting = self._throttles_counting_ahead(request, user_id) if user_id is not None else []
         try:
-            found, counts = response_cache.look_ahead(wanted, windows=list(windows.values()))
+            found, counts = response_cache.look_ahead(wanted, windows=[window for _, window in counting])
         except CacheUnavailable:
             return None
-        if counts:
-            request._request.counted_ahead = {key: counts[name] for key, (name, _) in windows.items()}
+        for (throttle, _), count in zip(counting, counts, strict=True):
+            throttle.counted_ahead(count)
         return LookAhead(
             token,
             token_params,
@@ -173,17 +177,18 @@ class CachedReadMixin:
             found[-1] if params is not None else None,
         )
 
-    def _windows_to_count(self, request, user_id):
-        """{throttle key: (stored name, seconds)} of the view's throttles that can count this
+    def _throttles_counting_ahead(self, request, user_id):
+        """[(throttle, (stored name, seconds))] of the view's throttles that can count this
         request for user_id before authentication (`count_ahead`), in the look-ahead's round
-        trip; a throttle then uses that count if authentication names the same user."""
-        windows = {}
+        trip; each is handed its count (`counted_ahead`) and uses it if authentication names
+        the same user."""
+        counting = []
         for throttle in self.get_throttles():
             ahead = getattr(throttle, "count_ahead", None)
             window = ahead(request, self, user_id) if ahead is not None else None
             if window is not None:
-                windows[window[0]] = window[1:]
-        return windows
+                counting.append((throttle, window))
+        return counting
 
     def get(self, request, **url_kwargs):
         read, user_id = self.cached_read, request.user.id
@@ -199,6 +204,7 @@ class CachedReadMixin:
             following = read.prefetch(params, entry.meta)
             if following is not None:
                 after_response(lambda: _prefetch(read, following))
+        self.answered = outcome
         headers = {"X-Cache": outcome, "Cache-Control": "private"}
         if request.accepted_renderer.format != "json":
             # The browsable API renders the data itself: another representation, so not the

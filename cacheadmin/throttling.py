@@ -80,8 +80,7 @@ class WindowCounter:
     """hit(key, seconds) -> (requests in the current window, seconds until it ends, or None
     when only Redis knows: time_left() asks it)."""
 
-    def __init__(self, alias=ALIAS):
-        self.alias = alias
+    def __init__(self):
         self.breaker = Breaker(counted=False)  # the response cache's breaker, kept apart
         self.memory = MemoryWindows()
 
@@ -98,14 +97,14 @@ class WindowCounter:
         return self.memory.hit(key, seconds)
 
     def _redis_hit(self, key, seconds):
-        cache = caches[self.alias]
+        cache = _throttle_cache().cache
         commands = window_commands(cache.make_key(key), seconds)
         return window_count(round_trip(cache.client.get_client(write=True), commands), seconds)
 
     def time_left(self, key, seconds):
         """Seconds until the window of `key` ends, asked of Redis (a refused request's
         Retry-After); the whole window when Redis cannot tell."""
-        cache = caches[self.alias]
+        cache = _throttle_cache().cache
         try:
             [left_ms] = round_trip(cache.client.get_client(write=True), [("PTTL", cache.make_key(key))])
         except REDIS_ERRORS:
@@ -190,11 +189,12 @@ class WindowRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        ahead = getattr(http_request(request), "counted_ahead", None) or {}
-        if key in ahead:  # counted in the cached read's look-ahead, in its round trip
-            count, self.remaining = ahead.pop(key)
-        else:
-            count, self.remaining = counter.hit(key, self.duration)
+        count, self.remaining = counter.hit(key, self.duration)
+        return self.within(count, key)
+
+    def within(self, count, key):
+        """Whether the count-th request of the window of `key` is allowed (the time left is
+        asked of Redis only for a refusal's Retry-After)."""
         if count > self.num_requests:
             if self.remaining is None:
                 self.remaining = counter.time_left(key, self.duration)
@@ -261,12 +261,16 @@ class UserThrottle(WindowRateThrottle):
         return "upload" if is_upload(request, view) else "write"
 
     def allow_request(self, request, view):
-        if not self.__dict__.pop("rated", False):  # count_ahead found the scope and rate already
+        ahead = self.__dict__.pop("ahead", None)  # count_ahead's, for this same request
+        if ahead is None:
             self.scope = self.scope_of(request, view)
             if self.scope not in self.scopes:
                 self.remaining = None
                 return True
             self._rate(self.get_rate())
+        elif ahead.count is not None and ahead.user_id == request.user.pk:
+            count, self.remaining = ahead.count  # counted in the look-ahead, for this user
+            return self.within(count, ahead.key)
         return super().allow_request(request, view)
 
     def _rate(self, rate):
@@ -280,18 +284,34 @@ class UserThrottle(WindowRateThrottle):
         return str(user.pk)
 
     def count_ahead(self, request, view, user_id):
-        """(key, stored name, seconds) to count this read in the cached read's look-ahead
-        (cacheadmin.responses), before authentication names the user; None to count as usual."""
+        """(stored name, seconds) to count this read for user_id in the cached read's look-ahead
+        (cacheadmin.responses), before authentication names the user; None to count as usual.
+        The look-ahead hands the count back (counted_ahead); allow_request uses it only if
+        authentication names the same user. A throttle instance serves one request."""
         self.scope = self.scope_of(request, view)
         if self.scope not in self.scopes:
             return None
-        rate, naming = self.get_rate(), _naming()
-        if rate is None or counter.breaker.open or not naming.same_redis:
+        rate, throttle_cache = self.get_rate(), _throttle_cache()
+        if rate is None or counter.breaker.open or not throttle_cache.same_redis:
             return None
         self._rate(rate)
-        self.rated = True  # this instance serves this one request: allow_request uses it
         key = self.cache_format % {"scope": self.scope, "ident": str(user_id)}
-        return key, naming.name(key), self.duration
+        self.ahead = _Ahead(user_id, key)
+        return throttle_cache.name(key), self.duration
+
+    def counted_ahead(self, count):
+        """The look-ahead's count: (requests in the window, seconds until it ends or None)."""
+        self.ahead.count = count
+
+
+class _Ahead:
+    """What count_ahead counted: for whom, under which key, and (once the look-ahead's reply
+    is in) the count."""
+
+    __slots__ = ("user_id", "key", "count")
+
+    def __init__(self, user_id, key):
+        self.user_id, self.key, self.count = user_id, key, None
 
 
 class WriteThrottle(UserThrottle):
@@ -300,24 +320,29 @@ class WriteThrottle(UserThrottle):
     scopes = ("write", "upload")
 
 
-class _Naming(NamedTuple):
-    setting: dict  # the settings.CACHES these facts were read from
-    name: object  # name(key): the throttle alias' name of a key, as its make_key gives it
-    same_redis: bool  # the counters live in the response cache's Redis: one round trip
+class _ThrottleCache(NamedTuple):
+    setting: dict  # the settings.CACHES it was made from
+    cache: object  # the throttle alias' cache (django-redis)
+    name: object  # name(key): its name of a key in Redis, as cache.make_key gives it
+    same_redis: bool  # the counters live in the response cache's Redis: the look-ahead counts them
 
 
-_named = _Naming(None, None, False)
+_made = _ThrottleCache(None, None, None, False)
 
 
-def _naming():
-    """How the look-ahead names a counter, read again only when settings.CACHES is replaced:
-    a cached read names its counter on every hit, without opening the throttle alias (its
-    round trip is the response cache's)."""
-    global _named
-    if _named.setting is not settings.CACHES:
+def _throttle_cache():
+    """The throttle alias' cache, made again only when settings.CACHES is replaced.
+
+    It is this module's own instance (caches.create_connection), not the request thread's
+    caches[ALIAS]: Django closes every cache a thread has opened at the end of each of its
+    requests, which costs a hit one more close() that does nothing (django-redis keeps its
+    connections pooled). Its connections are the alias' pool all the same."""
+    global _made
+    if _made.setting is not settings.CACHES:
+        cache = caches.create_connection(ALIAS)
         same = settings.CACHES[ALIAS]["LOCATION"] == settings.CACHES["default"]["LOCATION"]
-        _named = _Naming(settings.CACHES, key_namer(caches[ALIAS]), same)
-    return _named
+        _made = _ThrottleCache(settings.CACHES, cache, key_namer(cache), same)
+    return _made
 
 
 SIGN_IN_THROTTLES = (SignInAddressThrottle, SignInUsernameThrottle)
