@@ -189,6 +189,7 @@ class ResponseCache:
         self.breaker = Breaker()
         self.stats = StatsCounter()
         self.relay = Relay(self)
+        self._backend = (None, None)  # (the settings.CACHES it was made from, the cache)
 
     # --- plumbing -------------------------------------------------------------
 
@@ -196,10 +197,19 @@ class ResponseCache:
     def enabled(self):
         return settings.REDIS_CACHE_ENABLED
 
-    @staticmethod
-    def backend():
-        """django-redis' cache: key names, (de)serialising and the Redis client."""
-        return caches["default"]
+    def backend(self):
+        """django-redis' cache of the default alias: key names, (de)serialising and the Redis
+        client.
+
+        The engine's own instance (caches.create_connection), made again when settings.CACHES
+        is replaced; never one a request thread opens as caches["default"]: Django closes
+        every cache a thread has opened after each of its requests, a call that does nothing
+        for django-redis (its connections stay pooled) and that every hit would pay. Its
+        connections are the alias' pool all the same."""
+        made = self._backend
+        if made[0] is not settings.CACHES:
+            made = self._backend = (settings.CACHES, caches.create_connection("default"))
+        return made[1]
 
     def name(self, logical_key, backend=None):
         return (backend or self.backend()).make_key(logical_key)

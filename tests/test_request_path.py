@@ -1,8 +1,13 @@
 """What every request pays for, kept small without changing any response: Django's message storage only
-when a request uses messages; a stored answer's headers made at once (cacheadmin.responses.StoredAnswer)."""
+when a request uses messages; no cache alias a request thread opens (Django closes each after every
+request); a stored answer's headers made at once (cacheadmin.responses.StoredAnswer)."""
+
+import threading
 
 import pytest
 from django.contrib import messages
+from django.core.cache import caches
+from django.db import connections
 from django.http import HttpResponse
 from django.utils.functional import empty
 
@@ -59,3 +64,31 @@ def test_a_stored_answer_has_the_headers_drf_and_django_would_give_it(api, user)
             for name in ("X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):  # Django's middleware
                 assert answer[name] == options[name], (url, name)
         assert sorted(hit.headers) == sorted(miss.headers), url
+
+
+def test_serving_requests_opens_no_cache_alias_in_the_request_thread(api, user):
+    """Django closes every cache a thread has opened after each request it serves: a call that
+    does nothing for django-redis, which every hit would pay. The response cache and the
+    throttles use instances of their own (same Redis, same connection pools): reads, counted in
+    the look-ahead, and a write, counted and retired on its own, leave none open."""
+    book = make_book(user)
+    opened, statuses = [], []
+
+    def serve():
+        try:
+            for _ in range(3):
+                statuses.append(api.get(f"/api/v1/books/{book.pk}/").status_code)
+            statuses.append(api.patch(f"/api/v1/books/{book.pk}/", {"title": "Renamed"}, format="json").status_code)
+            statuses.append(api.get(f"/api/v1/books/{book.pk}/")["X-Cache"])
+            opened.extend(caches.all(initialized_only=True))
+        finally:
+            connections.close_all()  # this thread's own
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join()
+    assert statuses == [200, 200, 200, 200, "MISS"]  # the write retired the answer
+    assert opened == []
+    throttle = caches["throttle"]
+    assert int(throttle.client.get_client().get(throttle.make_key(f"throttle:read:{user.pk}"))) == 4
+    assert throttle.client.get_client().get(throttle.make_key(f"throttle:write:{user.pk}")) == b"1"

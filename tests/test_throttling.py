@@ -5,12 +5,10 @@ unreachable each process counts in memory. Every test starts with every counter 
 (conftest), and sets small rates of its own.
 """
 
-import threading
 import time
 
 import pytest
 from django.core.cache import caches
-from django.db import connections
 from django.test import Client
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
@@ -395,31 +393,3 @@ def test_a_token_hit_is_counted_in_the_look_aheads_round_trip(api, user, rates, 
     assert separate == []  # no round trip of its own: counted with the answer's MGET
     count = caches["throttle"].client.get_client().get(caches["throttle"].make_key(f"throttle:read:{user.pk}"))
     assert int(count) == 5  # every read counted once
-
-
-def test_counting_never_opens_the_throttle_alias_in_a_request_thread(api, user, rates, settings):
-    """Django closes every cache a thread has opened, after each of its requests: were the
-    throttles to open their alias in the thread serving requests, every hit would pay a close()
-    that does nothing. Reads (counted in the look-ahead) and writes (counted on their own)
-    alike leave it closed there."""
-    book = make_book(user)
-    throttle_prefix = settings.CACHES["throttle"]["KEY_PREFIX"]
-    opened, statuses = [], []
-
-    def serve():
-        try:
-            for _ in range(3):
-                statuses.append(api.get(f"/api/v1/books/{book.pk}/").status_code)
-            statuses.append(api.patch(f"/api/v1/books/{book.pk}/", {"title": "Renamed"}, format="json").status_code)
-            opened.extend(cache.key_prefix for cache in caches.all(initialized_only=True))
-        finally:
-            connections.close_all()  # this thread's own
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    thread.join()
-    assert statuses == [200, 200, 200, 200]
-    assert opened and throttle_prefix not in opened
-    key = caches["throttle"].make_key(f"throttle:read:{user.pk}")
-    assert int(caches["throttle"].client.get_client().get(key)) == 3  # counted all the same
-    assert caches["throttle"].client.get_client().get(caches["throttle"].make_key(f"throttle:write:{user.pk}")) == b"1"
