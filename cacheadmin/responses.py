@@ -22,6 +22,7 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import parse_etags
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import wrap_attributeerrors
 from rest_framework.response import Response
 
 from cacheadmin import metrics
@@ -122,6 +123,13 @@ class CachedReadMixin:
         # sets it the same way.
         drf_request.method = request.method
         return drf_request
+
+    def perform_authentication(self, request):
+        # DRF's is `request.user`, whose first read looks for `_user` through
+        # Request.__getattr__: three AttributeErrors raised and caught, a percent of a hit.
+        # This authenticates as that read does, without them.
+        with wrap_attributeerrors():
+            request._authenticate()
 
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
