@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 
 from books import reads, selectors
 from books.models import Book, Chapter, Description, DescriptionKind, TableOfContents, Visibility, readable_by
+from cacheadmin.auth import http_request
 from cacheadmin.registry import DYNAMIC, STATIC, CachedRead, registry
 from cacheadmin.retiring import retire_on
 
@@ -48,10 +49,17 @@ def _int(value, default):
         return default
 
 
+def query_of(request):
+    """The query parameters as a plain dict (the last value of each, as QueryDict.get gives):
+    a parameter not given costs no KeyError, and a request without a query string no QueryDict,
+    on a path every hit takes."""
+    if not http_request(request).META.get("QUERY_STRING"):
+        return {}
+    return request.query_params.dict()
+
+
 def book_list_params(request, user_id):
-    # A plain dict (the last value of each parameter, as QueryDict.get gives): a parameter
-    # not given costs no KeyError, on a path every hit takes.
-    query = request.query_params.dict()
+    query = query_of(request)
     shelf = query.get("shelf") or "all"
     if shelf not in selectors.SHELVES:
         raise ValidationError({"shelf": ["Use 'mine' or 'public'."]})
@@ -63,7 +71,7 @@ def book_list_params(request, user_id):
 
 def description_params(request, user_id, book_id):
     # Checked by hand, not by a serializer: this runs on every hit.
-    query = request.query_params.dict()  # as in book_list_params
+    query = query_of(request)
     kind = query.get("kind") or ANY
     if kind != ANY and kind not in DescriptionKind.values:
         raise ValidationError({"kind": [f"Use one of: {', '.join(DescriptionKind.values)}."]})
