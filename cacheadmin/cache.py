@@ -351,8 +351,8 @@ class ResponseCache:
             window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
             for i, (_, seconds) in enumerate(windows)
         ]
-        if self.relay.thread is None and (self.stats.due() or metrics.pending_reads.due()):
-            self.flush_counts()  # else the relay thread does, each round
+        if self.relay.thread is None and self.stats.due():  # else the relay thread flushes
+            self.flush_stats()
         found, start = [], 0
         for span in spans:
             raw, *generations = values[start : start + span]

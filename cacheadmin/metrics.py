@@ -122,8 +122,10 @@ class PendingReads:
     A cached read is the hot path: in multiprocess mode each write of a value is an update
     of an mmap'd file under a lock, three per answer. Answers are added up here instead and
     written by flush(): the cache relay's thread flushes each round
-    (REDIS_CACHE_RELAY_SECONDS), a scrape served by this process flushes first, and so does
-    the process's exit. A process with no relay thread flushes on an answer once a second.
+    (REDIS_CACHE_RELAY_SECONDS), whether Redis answers or not; a scrape served by this
+    process flushes first, and so does the process's exit. A process with no relay thread
+    (the relay turned off, or the cache) flushes on an answer once a second. A forked child
+    starts with nothing pending: its parent writes what it had added up.
     """
 
     FLUSH_SECONDS = 1.0
@@ -132,6 +134,11 @@ class PendingReads:
         self._lock = threading.Lock()
         self._counts = {}  # (read, outcome) -> [answers, seconds in all, answers per latency bucket]
         self.flushed_at = time.monotonic()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self):
+        self._lock = threading.Lock()
+        self._counts = {}
 
     def add(self, read, outcome, seconds):
         bucket = bisect.bisect_left(LATENCY_BUCKETS, seconds)  # the first bucket with seconds <= le

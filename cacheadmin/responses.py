@@ -90,14 +90,19 @@ class CachedReadMixin:
     # request (the permission and throttle classes are still made per request, as DRF does).
 
     def _shared(self, name, call=True):
-        """DRF's `name` (a method, called; or a property) for this view class, made once."""
+        """DRF's `name` (a method, called; or a property) for this view class, made once, by an
+        instance Django set up for a request: one it did not (drf-spectacular makes some to
+        read a view's methods) has no `head`, and its Allow would lack HEAD."""
         cls = type(self)
         parts = cls.__dict__.get("_shared_parts")
         if parts is None:
             parts = cls._shared_parts = {}
         if name not in parts:
             value = getattr(super(), name)
-            parts[name] = value() if call else value
+            value = value() if call else value
+            if "request" not in self.__dict__:  # not set up (View.setup): answered, not kept
+                return value
+            parts[name] = value
         return parts[name]
 
     def _allowed_methods(self):
@@ -137,6 +142,8 @@ class CachedReadMixin:
         outcome = self.__dict__.get("answered")  # get()'s X-Cache; errors (401, 404, 429…) are no answer
         if outcome is not None:
             metrics.cached_read(self.cached_read.name, outcome, time.perf_counter() - started)
+            if response_cache.relay.thread is None and metrics.pending_reads.due():
+                metrics.flush()  # no relay thread here (turned off, or the cache is): once a second
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
