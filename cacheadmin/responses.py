@@ -248,15 +248,19 @@ def is_not_modified(request, etag):
 
 
 class StoredAnswer(HttpResponse):
-    """A stored answer, served as stored. Its headers are made here, ASCII only, and set
-    without HttpResponse's check of each one; they include those DRF's finalize_response
-    adds (Allow, Vary), so the view's finalize_response leaves it as it is."""
+    """A stored answer, served as stored. Its headers include those DRF's finalize_response
+    adds (Allow, Vary), so the view's finalize_response leaves it as it is. A value of printable
+    ASCII is set without HttpResponse's check of each header (the names are ours); any other
+    (an ETag someone else wrote to Redis, say) goes through it, and a line break is refused."""
 
     def __init__(self, body, headers):
         super().__init__(body, content_type="application/json")
-        store = self.headers._store  # what ResponseHeaders.__setitem__ fills, once values are checked
+        store = self.headers._store  # what ResponseHeaders.__setitem__ fills, once a value is checked
         for name, value in headers.items():
-            store[name.lower()] = (name, value)
+            if value.isascii() and value.isprintable():
+                store[name.lower()] = (name, value)
+            else:
+                self.headers[name] = value
 
 
 def _prefetch(read, params):

@@ -112,3 +112,14 @@ def test_serving_requests_opens_no_cache_alias_in_the_request_thread(api, user):
     throttle = caches["throttle"]
     assert int(throttle.client.get_client().get(throttle.make_key(f"throttle:read:{user.pk}"))) == 4
     assert throttle.client.get_client().get(throttle.make_key(f"throttle:write:{user.pk}")) == b"1"
+
+
+def test_a_stored_header_value_with_a_line_break_is_refused_as_django_refuses_it():
+    from django.http import BadHeaderError
+
+    from cacheadmin.responses import StoredAnswer
+
+    answer = StoredAnswer(b"{}", {"ETag": '"abc"', "X-Cache": "HIT"})
+    assert (answer["ETag"], answer["X-Cache"], answer["Content-Type"]) == ('"abc"', "HIT", "application/json")
+    with pytest.raises(BadHeaderError):
+        StoredAnswer(b"{}", {"ETag": '"abc"\r\nSet-Cookie: stolen=1'})
