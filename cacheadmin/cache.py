@@ -84,6 +84,32 @@ def key_namer(backend):
     return lambda key: key_func(key, prefix, version)
 
 
+class OwnCache(NamedTuple):
+    cache: object  # the alias' django-redis cache
+    name: object  # name(key), as cache.make_key names it (key_namer)
+    location: object  # the alias' LOCATION
+
+
+_own = (None, {})  # (the settings.CACHES they were made from, {alias: OwnCache})
+
+
+def own_cache(alias):
+    """The engine's own instance of a cache alias (caches.create_connection), made once per
+    settings.CACHES: never one a request thread opens as caches[alias]. Django closes every
+    cache a thread has opened after each of its requests, a call that does nothing for
+    django-redis (its connections stay pooled) and that every hit would pay. Its
+    connections are the alias' pool all the same."""
+    global _own
+    setting, made = _own
+    if setting is not settings.CACHES:
+        setting, made = _own = (settings.CACHES, {})
+    own = made.get(alias)
+    if own is None:
+        cache = caches.create_connection(alias)
+        own = made[alias] = OwnCache(cache, key_namer(cache), setting[alias]["LOCATION"])
+    return own
+
+
 def decode_entry(backend, raw):
     """A stored entry, decoded as django-redis' DefaultClient.decode() does, less its first step:
     store() never writes a plain integer (encode(allow_int=False)), and the failed int() that
@@ -189,7 +215,6 @@ class ResponseCache:
         self.breaker = Breaker()
         self.stats = StatsCounter()
         self.relay = Relay(self)
-        self._backend = (None, None)  # (the settings.CACHES it was made from, the cache)
 
     # --- plumbing -------------------------------------------------------------
 
@@ -197,19 +222,11 @@ class ResponseCache:
     def enabled(self):
         return settings.REDIS_CACHE_ENABLED
 
-    def backend(self):
+    @staticmethod
+    def backend():
         """django-redis' cache of the default alias: key names, (de)serialising and the Redis
-        client.
-
-        The engine's own instance (caches.create_connection), made again when settings.CACHES
-        is replaced; never one a request thread opens as caches["default"]: Django closes
-        every cache a thread has opened after each of its requests, a call that does nothing
-        for django-redis (its connections stay pooled) and that every hit would pay. Its
-        connections are the alias' pool all the same."""
-        made = self._backend
-        if made[0] is not settings.CACHES:
-            made = self._backend = (settings.CACHES, caches.create_connection("default"))
-        return made[1]
+        client (own_cache)."""
+        return own_cache("default").cache
 
     def name(self, logical_key, backend=None):
         return (backend or self.backend()).make_key(logical_key)
@@ -336,8 +353,7 @@ class ResponseCache:
         one request in that round trip; counts: for each window, in order, (requests in the
         window, seconds until it ends or None) (window_count).
         """
-        backend = self.backend()
-        name = key_namer(backend)
+        backend, name, _ = own_cache("default")
         names, spans = [], []
         for read, params in reads:
             keys = (read.key(params), *read.generation_names(params))

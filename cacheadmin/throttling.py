@@ -24,10 +24,8 @@ import ipaddress
 import logging
 import threading
 import time
-from typing import NamedTuple
 
 from django.conf import settings
-from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
@@ -36,7 +34,7 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from cacheadmin import metrics
 from cacheadmin.auth import http_request
-from cacheadmin.cache import Breaker, key_namer, window_commands, window_count
+from cacheadmin.cache import Breaker, own_cache, window_commands, window_count
 from cacheadmin.connections import round_trip
 
 log = logging.getLogger(__name__)
@@ -97,16 +95,16 @@ class WindowCounter:
         return self.memory.hit(key, seconds)
 
     def _redis_hit(self, key, seconds):
-        cache = _throttle_cache().cache
-        commands = window_commands(cache.make_key(key), seconds)
+        cache, name, _ = own_cache(ALIAS)
+        commands = window_commands(name(key), seconds)
         return window_count(round_trip(cache.client.get_client(write=True), commands), seconds)
 
     def time_left(self, key, seconds):
         """Seconds until the window of `key` ends, asked of Redis (a refused request's
         Retry-After); the whole window when Redis cannot tell."""
-        cache = _throttle_cache().cache
+        cache, name, _ = own_cache(ALIAS)
         try:
-            [left_ms] = round_trip(cache.client.get_client(write=True), [("PTTL", cache.make_key(key))])
+            [left_ms] = round_trip(cache.client.get_client(write=True), [("PTTL", name(key))])
         except REDIS_ERRORS:
             return seconds
         return left_ms / 1000 if left_ms >= 0 else seconds
@@ -291,13 +289,13 @@ class UserThrottle(WindowRateThrottle):
         self.scope = self.scope_of(request, view)
         if self.scope not in self.scopes:
             return None
-        rate, throttle_cache = self.get_rate(), _throttle_cache()
-        if rate is None or counter.breaker.open or not throttle_cache.same_redis:
-            return None
+        rate, counters = self.get_rate(), own_cache(ALIAS)
+        if rate is None or counter.breaker.open or counters.location != own_cache("default").location:
+            return None  # (counters elsewhere than the cached answers: counted on their own)
         self._rate(rate)
         key = self.cache_format % {"scope": self.scope, "ident": str(user_id)}
         self.ahead = _Ahead(user_id, key)
-        return throttle_cache.name(key), self.duration
+        return counters.name(key), self.duration
 
     def counted_ahead(self, count):
         """The look-ahead's count: (requests in the window, seconds until it ends or None)."""
@@ -318,31 +316,6 @@ class WriteThrottle(UserThrottle):
     """UserThrottle for writes and uploads only (a view whose reads are not counted)."""
 
     scopes = ("write", "upload")
-
-
-class _ThrottleCache(NamedTuple):
-    setting: dict  # the settings.CACHES it was made from
-    cache: object  # the throttle alias' cache (django-redis)
-    name: object  # name(key): its name of a key in Redis, as cache.make_key gives it
-    same_redis: bool  # the counters live in the response cache's Redis: the look-ahead counts them
-
-
-_made = _ThrottleCache(None, None, None, False)
-
-
-def _throttle_cache():
-    """The throttle alias' cache, made again only when settings.CACHES is replaced.
-
-    It is this module's own instance (caches.create_connection), not the request thread's
-    caches[ALIAS]: Django closes every cache a thread has opened at the end of each of its
-    requests, which costs a hit one more close() that does nothing (django-redis keeps its
-    connections pooled). Its connections are the alias' pool all the same."""
-    global _made
-    if _made.setting is not settings.CACHES:
-        cache = caches.create_connection(ALIAS)
-        same = settings.CACHES[ALIAS]["LOCATION"] == settings.CACHES["default"]["LOCATION"]
-        _made = _ThrottleCache(settings.CACHES, cache, key_namer(cache), same)
-    return _made
 
 
 SIGN_IN_THROTTLES = (SignInAddressThrottle, SignInUsernameThrottle)
