@@ -182,28 +182,14 @@ class Entry(NamedTuple):
     store: bool = True  # False: answered, never stored
 
 
-class StatsCounter:
+class StatsCounter(metrics.Tally):
     """Hits and misses per read, added up in memory and flushed in one pipeline."""
 
-    FLUSH_SECONDS = 1.0
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._pending = Counter()
-        self._flushed_at = time.monotonic()
+    empty = Counter
 
     def count(self, read_name, outcome):
         with self._lock:
             self._pending[f"{read_name}:{outcome}"] += 1
-
-    def due(self):
-        return bool(self._pending) and time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS
-
-    def take(self):
-        with self._lock:
-            pending, self._pending = self._pending, Counter()
-            self._flushed_at = time.monotonic()
-        return pending
 
     def give_back(self, pending):
         with self._lock:

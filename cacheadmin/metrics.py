@@ -116,7 +116,38 @@ def _children(read, outcome):
     return children
 
 
-class PendingReads:
+class Tally:
+    """Counts the hot path adds up in memory, for a flush to write out in one go: the counts
+    (`empty()` makes them), a lock, and when they were last taken. A forked child starts with
+    none: what its parent had added up is the parent's to write."""
+
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self):
+        self._forget()
+        self.flushed_at = time.monotonic()
+        os.register_at_fork(after_in_child=self._forget)
+
+    @staticmethod
+    def empty():
+        raise NotImplementedError
+
+    def _forget(self):
+        self._lock = threading.Lock()
+        self._pending = self.empty()
+
+    def due(self):
+        return bool(self._pending) and time.monotonic() - self.flushed_at >= self.FLUSH_SECONDS
+
+    def take(self):
+        """The counts added up so far, which start again from none."""
+        with self._lock:
+            pending, self._pending = self._pending, self.empty()
+            self.flushed_at = time.monotonic()
+        return pending
+
+
+class PendingReads(Tally):
     """The cached reads answered since the last flush, added up per read and outcome.
 
     A cached read is the hot path: in multiprocess mode each write of a value is an update
@@ -124,42 +155,25 @@ class PendingReads:
     written by flush(): the cache relay's thread flushes each round
     (REDIS_CACHE_RELAY_SECONDS), whether Redis answers or not; a scrape served by this
     process flushes first, and so does the process's exit. A process with no relay thread
-    (the relay turned off, or the cache) flushes on an answer once a second. A forked child
-    starts with nothing pending: its parent writes what it had added up.
+    (the relay turned off, or the cache) flushes on an answer once a second.
     """
 
-    FLUSH_SECONDS = 1.0
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts = {}  # (read, outcome) -> [answers, seconds in all, answers per latency bucket]
-        self.flushed_at = time.monotonic()
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self):
-        self._lock = threading.Lock()
-        self._counts = {}
+    empty = dict  # (read, outcome) -> [answers, seconds in all, answers per latency bucket]
 
     def add(self, read, outcome, seconds):
         bucket = bisect.bisect_left(LATENCY_BUCKETS, seconds)  # the first bucket with seconds <= le
         with self._lock:
-            counts = self._counts.get((read, outcome))
+            counts = self._pending.get((read, outcome))
             if counts is None:
-                counts = self._counts[(read, outcome)] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1)]
+                counts = self._pending[(read, outcome)] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1)]
             counts[0] += 1
             counts[1] += seconds
             counts[2][bucket] += 1
 
-    def due(self):
-        return bool(self._counts) and time.monotonic() - self.flushed_at >= self.FLUSH_SECONDS
-
     def flush(self):
         """Write what was added up to the metrics: one increment per read and outcome, and per
         latency bucket that was reached (what Histogram.observe writes, added up)."""
-        with self._lock:
-            counts, self._counts = self._counts, {}
-            self.flushed_at = time.monotonic()
-        for (read, outcome), (answers, seconds, buckets) in counts.items():
+        for (read, outcome), (answers, seconds, buckets) in self.take().items():
             counter, histogram = _children(read, outcome)
             counter.inc(answers)
             histogram._sum.inc(seconds)
