@@ -148,7 +148,7 @@ class CachedReadMixin:
 
     def finalize_response(self, request, response, *args, **kwargs):
         if isinstance(response, StoredAnswer):
-            return response  # made with the headers DRF's finalize_response adds (respond())
+            return response  # made with the headers DRF's finalize_response adds (get())
         return super().finalize_response(request, response, *args, **kwargs)
 
     def get_throttles(self):
