@@ -353,8 +353,6 @@ class ResponseCache:
             window_count(replies[WINDOW_REPLIES * i : WINDOW_REPLIES * (i + 1)], seconds)
             for i, (_, seconds) in enumerate(windows)
         ]
-        if self.relay.thread is None and self.stats.due():  # else the relay thread flushes
-            self.flush_stats()
         found, start = [], 0
         for span in spans:
             raw, *generations = values[start : start + span]
@@ -464,9 +462,17 @@ class ResponseCache:
 
     def flush_counts(self):
         """Write what this process added up: the answers to its metrics, the statistics per
-        read to Redis."""
+        read to Redis (the relay thread, each round)."""
         metrics.flush()
         self.flush_stats()
+
+    def flush_due_counts(self):
+        """flush_counts() in a process with no relay thread (the relay or the cache turned
+        off): each tally once a second, on an answer."""
+        if metrics.pending_reads.due():
+            metrics.flush()
+        if self.stats.due():
+            self.flush_stats()
 
     def flush_stats(self):
         pending = self.stats.take()

@@ -142,8 +142,8 @@ class CachedReadMixin:
         outcome = self.__dict__.get("answered")  # get()'s X-Cache; errors (401, 404, 429…) are no answer
         if outcome is not None:
             metrics.cached_read(self.cached_read.name, outcome, time.perf_counter() - started)
-            if response_cache.relay.thread is None and metrics.pending_reads.due():
-                metrics.flush()  # no relay thread here (turned off, or the cache is): once a second
+            if response_cache.relay.thread is None:  # else the relay thread writes them, each round
+                response_cache.flush_due_counts()
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from books import cached
 from books.models import Visibility
 from cacheadmin import metrics
-from cacheadmin.cache import SERVER_KEY, response_cache
+from cacheadmin.cache import SERVER_KEY, STATS_KEY, response_cache
 from cacheadmin.models import InvalidationLog
 from cacheadmin.responses import compute
 from tests.conftest import APIClient, client_for
@@ -181,9 +181,13 @@ def test_without_a_relay_thread_an_answer_writes_them_once_a_second(api, book, s
     assert change(before, unwritten(), READS, read="book", outcome=outcome) == 0  # within the second
 
     metrics.pending_reads.flushed_at -= metrics.PendingReads.FLUSH_SECONDS
+    response_cache.stats.flushed_at -= metrics.PendingReads.FLUSH_SECONDS  # the statistics too
     assert api.get(f"/api/v1/books/{book.pk}/")["X-Cache"] == outcome
     assert response_cache.relay.thread is None
     assert change(before, unwritten(), READS, read="book", outcome=outcome) == (2 if cache_on else 3)
+    if cache_on:  # the statistics per read, in Redis: the miss and the hits
+        stats = response_cache.backend().client.get_client().hgetall(response_cache.name(STATS_KEY))
+        assert (stats[b"book:misses"], stats[b"book:hits"]) == (b"1", b"2")
 
 
 def test_a_forked_child_does_not_write_its_parents_answers_again():
