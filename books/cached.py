@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 
 from books import reads, selectors
 from books.models import Book, Chapter, Description, DescriptionKind, TableOfContents, Visibility, readable_by
-from cacheadmin.auth import http_request
+from cacheadmin.auth import query_of
 from cacheadmin.registry import DYNAMIC, STATIC, CachedRead, registry
 from cacheadmin.retiring import retire_on
 
@@ -47,15 +47,6 @@ def _int(value, default):
         return int(value)
     except ValueError:
         return default
-
-
-def query_of(request):
-    """The query parameters as a plain dict (the last value of each, as QueryDict.get gives):
-    a parameter not given costs no KeyError, and a request without a query string no QueryDict,
-    on a path every hit takes."""
-    if not http_request(request).META.get("QUERY_STRING"):
-        return {}
-    return request.query_params.dict()
 
 
 def book_list_params(request, user_id):

@@ -107,6 +107,15 @@ def http_request(request):
     return request._request if isinstance(request, Request) else request
 
 
+def query_of(request):
+    """The query parameters of a DRF request as a plain dict (the last value of each, as
+    QueryDict.get gives): a parameter not given costs no KeyError, and a request without a
+    query string no QueryDict, on a path every hit takes."""
+    if not http_request(request).META.get("QUERY_STRING"):
+        return {}
+    return request.query_params.dict()
+
+
 def token_read(key):
     return TOKEN_USER, {"digest": token_digest(key)}
 

@@ -3,7 +3,7 @@ for the Accept headers API clients send."""
 
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from cacheadmin.auth import http_request
+from cacheadmin.auth import http_request, query_of
 
 PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
 
@@ -23,7 +23,7 @@ class ContentNegotiation(DefaultContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         meta = http_request(request).META
-        asked = format_suffix or self._format_override(request, meta)
+        asked = format_suffix or query_of(request).get(self.settings.URL_FORMAT_OVERRIDE)
         if asked:
             named = [renderer for renderer in renderers if renderer.format == asked]
             if named:
@@ -36,10 +36,3 @@ class ContentNegotiation(DefaultContentNegotiation):
                 return super().select_renderer(request, renderers, format_suffix)
             return first, first.media_type
         return super().select_renderer(request, renderers, format_suffix)
-
-    def _format_override(self, request, meta):
-        """The format ?format= asks for, or None (request.GET is parsed only when there is a
-        query string)."""
-        if not meta.get("QUERY_STRING"):
-            return None
-        return request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) or None
