@@ -230,7 +230,10 @@ def normalise(root):
         if not isinstance(element.tag, str):  # comment, processing instruction, entity
             removed.append(element)
             continue
-        element.tag = _plain_name(element.tag)
+        try:
+            element.tag = _plain_name(element.tag)
+        except ValueError:  # a name the HTML parser let through that lxml refuses ("g¤<")
+            element.tag = FOREIGN
         if element.attrib:
             _rename_attributes(element)
     for element in removed:
